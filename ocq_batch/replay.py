@@ -1,0 +1,214 @@
+"""The replay format: recorded ``query_range`` responses, replayable without a server.
+
+A replay folder holds::
+
+    replay.json      {"format": "ocq-replay", "version": 1, "source": "<where it was recorded>"}
+    index.jsonl      one JSON line per recorded response (query, start, end, step, file, sha256, ...)
+    responses/       the response bodies, byte for byte as the server sent them, gzip-compressed
+
+Each response is written to a temporary name, renamed into place, and only then
+appended to the index, so an interrupted recording leaves a valid folder and the
+next run records only what is missing (:meth:`ReplayWriter.has`).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ocq_batch.errors import ReplayError, WindowError
+from ocq_batch.timeutil import from_epoch, iso
+
+FORMAT = "ocq-replay"
+VERSION = 1
+HEADER = "replay.json"
+INDEX = "index.jsonl"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One recorded response: the query, its range and step (unix seconds), and its file."""
+
+    query: str
+    start: float
+    end: float
+    step: float
+    file: str
+    sha256: str
+    key: str = ""
+    recorded_at: str = ""
+
+
+def request_id(query: str, start: float, end: float, step: float) -> str:
+    """A stable name for one request (same request, same file)."""
+    blob = json.dumps([query, start, end, step]).encode()
+    return hashlib.sha256(blob).hexdigest()[:24]
+
+
+class ReplayWriter:
+    """Appends responses to a replay folder (created if missing)."""
+
+    def __init__(self, folder: Path, source: str) -> None:
+        self.folder = folder
+        (folder / "responses").mkdir(parents=True, exist_ok=True)
+        header = folder / HEADER
+        if header.exists():
+            _read_header(folder)
+        else:
+            _atomic_write(header, json.dumps({"format": FORMAT, "version": VERSION, "source": source}).encode())
+        _repair_index(folder / INDEX)
+        self._known = {(e.query, e.start, e.end, e.step) for e in _read_index(folder)}
+
+    def has(self, query: str, start: float, end: float, step: float) -> bool:
+        """True when this exact request is already recorded."""
+        return (query, start, end, step) in self._known
+
+    def add(self, query: str, start: float, end: float, step: float, body: bytes, key: str = "") -> Entry:
+        """Record one response body; idempotent for the same request."""
+        name = f"responses/{request_id(query, start, end, step)}.json.gz"
+        entry = Entry(
+            query=query,
+            start=start,
+            end=end,
+            step=step,
+            file=name,
+            sha256=hashlib.sha256(body).hexdigest(),
+            key=key,
+            recorded_at=iso(datetime.now(UTC)),
+        )
+        if self.has(query, start, end, step):
+            return entry
+        _atomic_write(self.folder / name, gzip.compress(body, compresslevel=9, mtime=0))
+        line = json.dumps(entry.__dict__, sort_keys=True) + "\n"
+        with open(self.folder / INDEX, "a", encoding="utf-8") as fh:
+            fh.write(line)
+            fh.flush()
+            os.fsync(fh.fileno())
+        self._known.add((query, start, end, step))
+        return entry
+
+
+class ReplayReader:
+    """Answers queries from a replay folder, checking integrity and coverage."""
+
+    def __init__(self, folder: Path) -> None:
+        if not folder.is_dir():
+            raise ReplayError(f"replay folder {folder} does not exist; pass --source with a recorded folder or a URL")
+        self.folder = folder
+        self.source = str(_read_header(folder).get("source", ""))
+        self.entries = _read_index(folder)
+
+    def entries_for(self, query: str, start: float, end: float, step: float) -> list[Entry]:
+        """The recorded responses of ``query`` at ``step`` that overlap ``[start, end]``.
+
+        Raises WindowError when the recordings do not cover the whole window.
+        """
+        same = sorted((e for e in self.entries if e.query == query), key=lambda e: (e.start, e.end))
+        if not same:
+            raise ReplayError(
+                f"the replay in {self.folder} has no response for query {query!r}; "
+                "record it with 'ocq-batch fetch' or fix the [queries] templates"
+            )
+        at_step = [e for e in same if e.step == step]
+        if not at_step:
+            steps = ", ".join(sorted({f"{e.step:g}s" for e in same}))
+            raise ReplayError(
+                f"the replay in {self.folder} holds {query!r} at step {steps}, not {step:g}s; "
+                "set [source] step to match"
+            )
+        covered = _cover(at_step, step)
+        if not any(lo <= start and end <= hi for lo, hi in covered):
+            spans = "; ".join(f"{iso(from_epoch(lo))} to {iso(from_epoch(hi))}" for lo, hi in covered)
+            raise WindowError(
+                f"the window {iso(from_epoch(start))} to {iso(from_epoch(end))} is outside the recorded data "
+                f"for {query!r} ({spans}); choose --from/--to inside it"
+            )
+        return [e for e in at_step if e.end >= start and e.start <= end]
+
+    def read(self, entry: Entry) -> bytes:
+        """The response body of ``entry``, verified against its recorded sha256."""
+        path = self.folder / entry.file
+        try:
+            body = gzip.decompress(path.read_bytes())
+        except FileNotFoundError:
+            raise ReplayError(f"replay file {path} is missing; record the event again") from None
+        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+            raise ReplayError(f"replay file {path} is unreadable ({exc}); record the event again") from None
+        if hashlib.sha256(body).hexdigest() != entry.sha256:
+            raise ReplayError(f"replay file {path} does not match its recorded sha256; it is corrupt, record it again")
+        return body
+
+    def iter_bodies(self, query: str, start: float, end: float, step: float) -> Iterator[tuple[Entry, bytes]]:
+        """Each overlapping recorded response with its body."""
+        for entry in self.entries_for(query, start, end, step):
+            yield entry, self.read(entry)
+
+
+def _cover(entries: list[Entry], step: float) -> list[tuple[float, float]]:
+    """Merge recorded ranges; chunks ``[a, b]`` and ``[b + step, c]`` are contiguous."""
+    spans: list[tuple[float, float]] = []
+    for e in entries:
+        if spans and e.start <= spans[-1][1] + step:
+            spans[-1] = (spans[-1][0], max(spans[-1][1], e.end))
+        else:
+            spans.append((e.start, e.end))
+    return spans
+
+
+def _read_header(folder: Path) -> dict[str, object]:
+    path = folder / HEADER
+    try:
+        header = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ReplayError(f"{folder} is not a replay folder (no {HEADER}); pass a folder made by 'ocq-batch fetch'") from None
+    except (OSError, ValueError) as exc:
+        raise ReplayError(f"{path} is unreadable ({exc}); record the event again") from None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise ReplayError(f"{path} is not an ocq-batch replay header")
+    if header.get("version") != VERSION:
+        raise ReplayError(f"{path} has replay version {header.get('version')!r}; this ocq-batch reads version {VERSION}")
+    return header
+
+
+def _read_index(folder: Path) -> list[Entry]:
+    path = folder / INDEX
+    if not path.exists():
+        return []
+    entries: list[Entry] = []
+    with open(path, encoding="utf-8") as fh:
+        for n, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                entries.append(Entry(**json.loads(line)))
+            except (ValueError, TypeError) as exc:
+                if not line.endswith("\n"):
+                    break  # a line cut by an interrupted run: its response is simply missing
+                raise ReplayError(f"{path} line {n} is corrupt ({exc}); record the event again") from None
+    return entries
+
+
+def _repair_index(path: Path) -> None:
+    """Drop a last index line that an interrupted run left without its newline."""
+    if not path.exists():
+        return
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        keep = data[: data.rfind(b"\n") + 1]
+        with open(path, "r+b") as fh:
+            fh.truncate(len(keep))
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)

@@ -1,0 +1,57 @@
+"""Sources of ``query_range`` responses: a recorded replay folder, or (see ``http.py``) a server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from ocq_batch.queries import QuerySpec
+from ocq_batch.replay import ReplayReader
+
+
+@dataclass(frozen=True)
+class Response:
+    """One ``query_range`` response body for ``spec`` over ``[start, end]`` (unix s) at ``step``."""
+
+    spec: QuerySpec
+    start: float
+    end: float
+    step: float
+    body: bytes
+    origin: str
+
+
+class Source(Protocol):
+    """Where responses come from. ``label`` names it without any credential."""
+
+    label: str
+
+    def plan(self, specs: Sequence[QuerySpec], start: float, end: float, step: float) -> int:
+        """Check the source can answer every query over the window; return the request count."""
+        ...
+
+    def responses(
+        self, specs: Sequence[QuerySpec], start: float, end: float, step: float
+    ) -> Iterator[Response]:
+        """Yield every response of the plan, one per request."""
+        ...
+
+
+class ReplaySource:
+    """Answers from a replay folder recorded by ``ocq-batch fetch`` or ``simulate``."""
+
+    def __init__(self, folder: Path) -> None:
+        self.reader = ReplayReader(folder)
+        self.label = f"replay:{folder}"
+
+    def plan(self, specs: Sequence[QuerySpec], start: float, end: float, step: float) -> int:
+        return sum(len(self.reader.entries_for(s.query, start, end, step)) for s in specs)
+
+    def responses(
+        self, specs: Sequence[QuerySpec], start: float, end: float, step: float
+    ) -> Iterator[Response]:
+        for spec in specs:
+            for entry, body in self.reader.iter_bodies(spec.query, start, end, step):
+                yield Response(spec, entry.start, entry.end, entry.step, body, self.label)

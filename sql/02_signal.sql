@@ -1,0 +1,49 @@
+-- signal: one row per (user, exercise, env, cluster, ts) where the completion state is known.
+-- Grain: a numeric sample of the configured signal inside the window.
+-- Invariants: state in (0, 1); NaN, Inf and missing samples are gaps (no row), never 0.
+-- 'recorded' reads the completion series; 'components' is the AND of the exercise's
+-- component series at the same timestamp (all must be present). Series without env
+-- (the dev-only pipeline) count for every environment, as in the live rules.
+create or replace table signal as
+with p as (
+    select * from run_params
+),
+numeric_samples as (
+    select s.user, s.exercise, e.env, s.cluster, s.component, x.ts, x.value
+    from samples as x
+    join series as s using (series_id)
+    join env_params as e on s.env = e.env or s.env is null
+    cross join p
+    where s.user is not null
+      and s.exercise is not null
+      and x.ts between p.from_ts and p.to_ts
+      and x.value is not null
+      and not isnan(x.value)
+      and not isinf(x.value)
+),
+recorded as (
+    select user, exercise, env, cluster, ts, (value >= 0.5)::integer as state
+    from numeric_samples
+    where component = 'completion'
+),
+components as (
+    select n.user, n.exercise, n.env, n.cluster, n.ts,
+           min((n.value >= 0.5)::integer) as state,
+           count(distinct n.component) as n_components
+    from numeric_samples as n
+    join exercise_components as c on c.exercise = n.exercise and c.component = n.component
+    group by n.user, n.exercise, n.env, n.cluster, n.ts
+),
+complete_components as (
+    select c.user, c.exercise, c.env, c.cluster, c.ts, c.state
+    from components as c
+    join (select exercise, count(*) as n_required from exercise_components group by exercise) as r
+      on r.exercise = c.exercise
+    where c.n_components = r.n_required
+)
+select user, exercise, env, cluster, ts, state from recorded
+where (select signal from p) = 'recorded'
+union all
+select user, exercise, env, cluster, ts, state from complete_components
+where (select signal from p) = 'components'
+order by user, exercise, env, cluster, ts

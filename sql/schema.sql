@@ -1,0 +1,46 @@
+-- Store schema (version in meta.schema_version). Raw facts only: fetches, series and
+-- samples are insert-only and keyed by natural keys, so loading the same response twice
+-- changes nothing. Every later table is a projection rebuilt by the numbered steps.
+
+create table if not exists meta (
+    key   varchar primary key,
+    value varchar not null
+);
+
+-- one row per response loaded: where it came from (origin never holds a credential)
+create table if not exists fetches (
+    fetch_id    bigint primary key,  -- hash of (query, start, end, step, body sha256)
+    query_key   varchar not null,
+    query       varchar not null,
+    start_ts    timestamptz not null,
+    end_ts      timestamptz not null,
+    step_s      double not null,
+    origin      varchar not null,
+    body_sha256 varchar not null,
+    n_series    bigint not null,
+    n_samples   bigint not null,
+    warnings    varchar[] not null,
+    loaded_at   timestamptz not null
+);
+
+-- one row per (query, label set)
+create table if not exists series (
+    series_id bigint primary key,    -- hash of (query, canonical labels)
+    query     varchar not null,
+    query_key varchar not null,
+    metric    varchar not null,      -- __name__ when the query returns it, else the query
+    component varchar not null,      -- completion | service | database | pipeline | participants
+    exercise  varchar,               -- null: not tied to one exercise
+    env       varchar,               -- null: counts for every environment
+    user      varchar,               -- null: the series has no user label
+    cluster   varchar,
+    labels    varchar not null       -- canonical JSON of every label
+);
+
+-- one row per (series, timestamp); value NaN/Inf kept as the server sent it
+create table if not exists samples (
+    series_id bigint not null,
+    ts        timestamptz not null,
+    value     double,
+    fetch_id  bigint not null
+);
