@@ -69,7 +69,16 @@ class ReplayWriter:
         """True when this exact request is already recorded."""
         return (query, start, end, step) in self._known
 
-    def add(self, query: str, start: float, end: float, step: float, body: bytes, key: str = "") -> Entry:
+    def add(
+        self,
+        query: str,
+        start: float,
+        end: float,
+        step: float,
+        body: bytes,
+        key: str = "",
+        recorded_at: str | None = None,
+    ) -> Entry:
         """Record one response body; idempotent for the same request."""
         name = f"responses/{request_id(query, start, end, step)}.json.gz"
         entry = Entry(
@@ -80,7 +89,7 @@ class ReplayWriter:
             file=name,
             sha256=hashlib.sha256(body).hexdigest(),
             key=key,
-            recorded_at=iso(datetime.now(UTC)),
+            recorded_at=recorded_at or iso(datetime.now(UTC)),
         )
         if self.has(query, start, end, step):
             return entry

@@ -1,0 +1,278 @@
+"""The ``ocq-batch`` command line: parse options, call one library function, render the result."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ocq_batch import __version__
+from ocq_batch.config import MODELS, Config, describe, load_config
+from ocq_batch.errors import ConfigError, OcqError
+from ocq_batch.paths import demo_dir
+from ocq_batch.pipeline import Window
+from ocq_batch.render import err, out, progress_bar, ranking_table
+from ocq_batch.sources import ReplaySource, Source
+from ocq_batch.timeutil import iso, local, parse_duration, parse_instant, zone
+
+app = typer.Typer(
+    name="ocq-batch",
+    help=(
+        "Decide who really won an Open Code Quest: pull completion history from Thanos or "
+        "Prometheus, detect completions in DuckDB, score, rank and archive as Parquet.\n\n"
+        "Quick start (bundled demo event): ocq-batch export"
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"ocq-batch {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """ocq-batch: the authoritative post-event ranking of an Open Code Quest."""
+
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        help="Event configuration (TOML); only keys that differ from Open Code Quest 2024 are needed. "
+        "Example: --config event.toml",
+        dir_okay=False,
+    ),
+]
+FromOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--from",
+        help="Start of the scoring window, ISO 8601 with offset (default: [event] start). "
+        "Example: --from 2024-10-04T13:15:00Z",
+    ),
+]
+ToOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--to",
+        help="End of the scoring window; scores are taken at this instant (default: [event] end). "
+        "Example: --to 2024-10-04T15:45:00Z",
+    ),
+]
+SourceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--source",
+        help="A replay folder recorded by 'ocq-batch fetch' or 'simulate' (default: the bundled demo "
+        "event). Example: --source recordings/ocq2024",
+    ),
+]
+EnvOpt = Annotated[
+    str | None,
+    typer.Option("--env", help="Environment whose completions score (default: [scoring] env, prod). Example: --env prod"),
+]
+ModelOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        help="Scoring model: continuous (exact seconds) or stepped (5-minute ticks). Example: --model stepped",
+    ),
+]
+TopOpt = Annotated[
+    int | None,
+    typer.Option("--top", help="How many win a prize (default: [scoring] top, 30). Example: --top 30"),
+]
+OutOpt = Annotated[
+    Path,
+    typer.Option(
+        "--out",
+        help="Output folder: the archive (manifest.json, *.parquet, ranking.csv) and the working "
+        "store.duckdb. Replaced atomically on success. Example: --out results/ocq2024",
+        file_okay=False,
+    ),
+]
+StoreOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--store",
+        help="DuckDB store to use instead of <out>/store.duckdb. Example: --store ocq.duckdb",
+        dir_okay=False,
+    ),
+]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars and no ranking table.")]
+
+
+def _fail(exc: OcqError) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+    return typer.Exit(1)
+
+
+def _resolve(
+    config_path: Path | None,
+    env: str | None,
+    model: str | None,
+    top: int | None,
+    start: str | None,
+    end: str | None,
+) -> tuple[Config, Window]:
+    config = load_config(config_path).with_overrides(env=env, model=model, top=top)
+    return config, Window(_instant("--from", start, config.start), _instant("--to", end, config.end))
+
+
+def _instant(option: str, text: str | None, default: datetime) -> datetime:
+    if text is None:
+        return default
+    try:
+        return parse_instant(text)
+    except ValueError as exc:
+        raise ConfigError(f"{option}: {exc}") from None
+
+
+def make_source(text: str | None) -> Source:
+    """A source from the --source text: a URL (live server) or a replay folder."""
+    if text is None:
+        return ReplaySource(demo_dir())
+    if text.startswith(("http://", "https://")):
+        raise ConfigError(
+            f"--source {text.split('@')[-1]!r}: reading a live server needs the HTTP source; "
+            "record the event with 'ocq-batch fetch' first"
+        )
+    return ReplaySource(Path(text))
+
+
+@app.command()
+def export(
+    config_path: ConfigOpt = None,
+    start: FromOpt = None,
+    end: ToOpt = None,
+    source: SourceOpt = None,
+    env: EnvOpt = None,
+    model: ModelOpt = None,
+    top: TopOpt = None,
+    out_dir: OutOpt = Path("ocq-out"),
+    store: StoreOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Score and rank the event over a window and write the archive.
+
+    Example: ocq-batch export --from 2024-10-04T13:15:00Z --to 2024-10-04T15:45:00Z --out results/ocq2024
+    """
+    from ocq_batch.export import export as run_export
+
+    try:
+        config, window = _resolve(config_path, env, model, top, start, end)
+        src = make_source(source)
+        with progress_bar(not quiet) as bar:
+            result = run_export(config, window, src, out_dir, store=store, progress=bar)
+    except OcqError as exc:
+        raise _fail(exc) from None
+    tz = zone(config.timezone)
+    if not quiet:
+        title = (
+            f"{config.name} · {config.env} · {config.model} · scores at {local(window.end, tz)} "
+            f"· ★ = top {config.top}"
+        )
+        out.print(ranking_table(result.ranking, config.top, config.timezone, title))
+    stats = result.stats
+    out.print(
+        f"{result.participants} participants ranked ({len(result.excluded)} excluded: "
+        f"{', '.join(result.excluded) or 'none'}); {stats.samples_added} new samples, "
+        f"{stats.responses_skipped}/{stats.responses} responses already in the store"
+    )
+    out.print(f"archive: {result.out} (manifest.json, {len(result.manifest['files'])} files)")
+    out.print(f"store:   {result.store}")
+    if stats.warnings:
+        err.print(f"warning: the source reported {len(stats.warnings)} warning(s); see manifest.json")
+
+
+@app.command()
+def simulate(
+    out_dir: Annotated[
+        Path,
+        typer.Option("--out", help="Replay folder to write. Example: --out data/demo", file_okay=False),
+    ],
+    seed: Annotated[int, typer.Option(help="Random seed; same seed, same event. Example: --seed 7")] = 2024,
+    participants: Annotated[int, typer.Option(help="Participants. Example: --participants 74")] = 74,
+    clusters: Annotated[int, typer.Option(help="Participant clusters (tables). Example: --clusters 6")] = 6,
+    hours: Annotated[float, typer.Option(help="Hours of data from 13:00Z. Example: --hours 3")] = 3.0,
+    step: Annotated[str, typer.Option(help="Sample step of the recorded series. Example: --step 30s")] = "30s",
+    collect_interval: Annotated[
+        str,
+        typer.Option(help="How often component values reached the hub (0s: instantly). Example: --collect-interval 5m"),
+    ] = "5m",
+    awkward: Annotated[
+        bool, typer.Option(help="Plant flaps, gaps, a near-tie and the other awkward cases.")
+    ] = True,
+    config_path: ConfigOpt = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing replay folder.")] = False,
+) -> None:
+    """Write a deterministic synthetic event as a replay folder (the bundled demo is made this way).
+
+    Example: ocq-batch simulate --out /tmp/ocq-sim --participants 74 --seed 2024
+    """
+    from ocq_batch.replay import HEADER
+    from ocq_batch.simulate import SimParams, build_event, write_replay
+
+    try:
+        config = load_config(config_path)
+        try:
+            step_s, collect_s = parse_duration(step), parse_duration(collect_interval)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        if participants < 1 or clusters < 1 or hours <= 0 or step_s < 1:
+            raise ConfigError("--participants, --clusters, --hours and --step must be positive")
+        if out_dir.exists() and any(out_dir.iterdir()):
+            if not force:
+                raise ConfigError(f"--out {out_dir} is not empty; pass --force to replace it")
+            if not (out_dir / HEADER).exists():
+                raise ConfigError(f"--out {out_dir} is not a replay folder; refusing to replace it")
+            shutil.rmtree(out_dir)
+        params = SimParams(
+            seed=seed,
+            participants=participants,
+            clusters=clusters,
+            hours=hours,
+            step_s=step_s,
+            collect_s=collect_s,
+            awkward=awkward,
+            start=config.start.timestamp() - 15 * 60,
+        )
+        event = build_event(params, config)
+        files = write_replay(event, out_dir)
+    except OcqError as exc:
+        raise _fail(exc) from None
+    out.print(f"wrote {files} responses for {len(event.truths)} users to {out_dir}")
+    for case, users in sorted(event.cases.items()):
+        out.print(f"  {case:<18} {', '.join(users)}")
+
+
+@app.command("config")
+def show_config(config_path: ConfigOpt = None) -> None:
+    """Print the resolved configuration (defaults merged with --config) and its digest.
+
+    Example: ocq-batch config --config event.toml
+    """
+    import json
+
+    try:
+        config = load_config(config_path)
+    except OcqError as exc:
+        raise _fail(exc) from None
+    out.print(describe(config))
+    out.print(f"window default: {iso(config.start)} to {iso(config.end)}; models: {', '.join(MODELS)}")
+    out.print(json.dumps(config.as_dict(), indent=2))
+    out.print(f"digest: {config.digest()}")

@@ -1,0 +1,157 @@
+"""The main job: load a source into the store, rebuild the projections, publish the archive."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import pandas as pd
+
+from ocq_batch.archive import (
+    STORE_NAME,
+    check_out_folder,
+    manifest,
+    publish,
+    recover,
+    staging_for,
+    write_files,
+    write_manifest,
+)
+from ocq_batch.config import Config
+from ocq_batch.errors import EmptyResultError, WindowError
+from ocq_batch.pipeline import Window, run_pipeline
+from ocq_batch.queries import plan_queries
+from ocq_batch.sources import Source
+from ocq_batch.store import LoadStats, Loader, open_store
+from ocq_batch.timeutil import iso
+
+
+class Progress(Protocol):
+    """A progress display: one task at a time."""
+
+    def task(self, label: str, total: int | None) -> Callable[[int], None]:
+        """Start a task; the returned callable advances it."""
+        ...
+
+
+class _Quiet:
+    def task(self, label: str, total: int | None) -> Callable[[int], None]:
+        return lambda n: None
+
+
+@dataclass
+class ExportResult:
+    """What an export produced."""
+
+    out: Path
+    store: Path
+    manifest: dict[str, Any]
+    ranking: pd.DataFrame
+    stats: LoadStats
+    window: Window
+    config: Config
+    participants: int
+    excluded: list[str]
+
+
+def check_window(config: Config, window: Window) -> None:
+    """A usable window: start before end (both UTC)."""
+    if window.end <= window.start:
+        raise WindowError(
+            f"--from {iso(window.start)} is not before --to {iso(window.end)}; swap them or widen the window"
+        )
+
+
+def export(
+    config: Config,
+    window: Window,
+    source: Source,
+    out: Path,
+    store: Path | None = None,
+    progress: Progress | None = None,
+    lock: AbstractContextManager[Any] | None = None,
+) -> ExportResult:
+    """Run the whole job; on any failure the previous archive (if any) is left untouched."""
+    progress = progress or _Quiet()
+    check_window(config, window)
+    specs = plan_queries(config)
+    start, end = window.start.timestamp(), window.end.timestamp()
+    n_requests = source.plan(specs, start, end, config.step_s)  # fails before anything is written
+    out = out.resolve()
+    recover(out)
+    check_out_folder(out)
+    created = not out.exists()
+    store_inside = store is None
+    store_path = (store or out / STORE_NAME).resolve()
+    staging: Path | None = None
+    try:
+        with lock or nullcontext():
+            store_path.parent.mkdir(parents=True, exist_ok=True)
+            con = open_store(store_path)
+            try:
+                loader = Loader(con, config.queries.user_label, config.queries.cluster_label)
+                advance = progress.task("loading responses", n_requests)
+                for resp in source.responses(specs, start, end, config.step_s):
+                    loader.add(resp)
+                    advance(1)
+                loader.flush()
+                stats = loader.stats
+                progress.task("scoring", None)
+                run_pipeline(con, config, window)
+                participants, excluded = _participants(con)
+                if participants == 0:
+                    raise EmptyResultError(_empty_message(window, source.label, excluded))
+                staging = staging_for(out)
+                advance = progress.task("writing archive", 8)
+                files = write_files(con, staging, config, on_file=lambda _name: advance(1))
+                ranking = con.execute("select * from ranking order by rank, user").df()
+            finally:
+                con.close()
+            extra = {
+                "load": {
+                    "responses": stats.responses,
+                    "responses_already_loaded": stats.responses_skipped,
+                    "samples_seen": stats.samples_seen,
+                    "samples_added": stats.samples_added,
+                    "series_added": stats.series_added,
+                },
+                "warnings": stats.warnings,
+                "participants": participants,
+                "excluded": excluded,
+            }
+            data = manifest(config, window, source.label, files, extra)
+            write_manifest(staging, data)
+            publish(staging, out, store_inside)
+            staging = None
+    except BaseException:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+        if created and out.exists():
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+    final_store = out / STORE_NAME if store_inside else store_path
+    return ExportResult(out, final_store, data, ranking, stats, window, config, participants, excluded)
+
+
+def _participants(con: Any) -> tuple[int, list[str]]:
+    row = con.execute(
+        "select count(*) from users_seen where user not in (select user from exclusions)"
+    ).fetchone()
+    excluded = [r[0] for r in con.execute("select user from exclusions order by user").fetchall()]
+    return int(row[0]) if row else 0, excluded
+
+
+def _empty_message(window: Window, source: str, excluded: list[str]) -> str:
+    span = f"{iso(window.start)} to {iso(window.end)}"
+    if excluded:
+        return (
+            f"every user seen in {span} is excluded by [event] exclude_users ({', '.join(excluded[:5])}); "
+            "loosen the patterns"
+        )
+    return (
+        f"no participant series in {span} from {source}; check --from/--to and the [queries] templates"
+    )

@@ -1,0 +1,573 @@
+"""A Prometheus / Thanos HTTP source: ``/api/v1/query_range`` (and instant ``/api/v1/query``).
+
+One shared :class:`httpx.Client` (connection pool) serves every request. Long
+ranges are split by :func:`chunk_range` under the 11,000 points per series
+limit; each chunk is one POST (long PromQL does not fit in a URL). Transient
+failures (connection errors, timeouts, a body cut mid-way, 429, 5xx) are
+retried with exponential backoff and full jitter; a rejected query (400/422)
+or refused credentials (401/403) fail at once with a message saying what to do.
+
+The bearer token is read from an environment variable or a file and never
+appears in a message, a log line or a repr.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import math
+import os
+import random
+import re
+import ssl
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+import httpx
+import orjson
+
+from ocq_batch import __version__
+from ocq_batch.errors import ConfigError, ReplayError, SourceError, WindowError
+from ocq_batch.queries import QuerySpec
+from ocq_batch.replay import Entry, ReplayReader, ReplayWriter
+from ocq_batch.sources import Response
+
+__all__ = ["HttpOptions", "HttpSource", "PromClient", "chunk_range", "redact_url"]
+
+log = logging.getLogger(__name__)
+_insecure_warned = False
+
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]+@")
+_SECRET_PARAM = re.compile(r"(?i)([?&](?:access_token|token|password|passwd|secret|api_?key)=)[^&#\s]*")
+
+
+@dataclass(frozen=True, repr=False)
+class HttpOptions:
+    """How to reach and query the server; times in seconds. Holds no secret, only where to find it."""
+
+    base_url: str
+    token_env: str | None = None
+    token_file: Path | None = None
+    basic_user: str | None = None
+    basic_password_env: str | None = None
+    ca_file: Path | None = None
+    insecure: bool = False
+    dedup: bool | None = None
+    partial_response: bool = False
+    max_source_resolution: str = "0s"
+    allow_partial: bool = False
+    concurrency: int = 4
+    request_timeout_s: float = 60.0
+    total_timeout_s: float = 1800.0
+    max_retries: int = 5
+    backoff_base_s: float = 0.5
+    backoff_max_s: float = 30.0
+    max_points: int = 11000
+
+    def __repr__(self) -> str:
+        return f"HttpOptions(base_url={redact_url(self.base_url)!r}, token_env={self.token_env!r})"
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any ``user:password@`` and secret-looking query parameters replaced by ``***``."""
+    return _SECRET_PARAM.sub(r"\1***", _USERINFO.sub(r"\1***@", url))
+
+
+def chunk_range(start: float, end: float, step: float, max_points: int = 11000) -> list[tuple[float, float]]:
+    """Split the ``query_range`` window ``[start, end]`` (unix s, both included) into requests.
+
+    The single request would return the points ``start + k*step`` for
+    ``k = 0 .. floor((end - start) / step)``. Each chunk ``(a, b)`` returns at
+    most ``max_points`` of them per series (``(b - a) / step <= max_points - 1``,
+    safely under Prometheus' ``(end - start) / step > 11000`` rejection). Chunk
+    starts sit on that grid, the next chunk starts one step after the previous
+    one ends, and the last chunk ends at ``end`` itself, so the union of the
+    chunks' points is exactly the single request's points, without duplicates.
+    """
+    if not step > 0 or not math.isfinite(step):
+        raise ConfigError(
+            f"the query step {step!r} s must be a positive number of seconds; fix [source] step"
+        )
+    if max_points < 1:
+        raise ConfigError(f"max_points {max_points!r} must be at least 1")
+    if end < start:
+        raise WindowError(f"the window ends ({end:g}) before it starts ({start:g}); swap --from and --to")
+    n_points = math.floor((end - start) / step + 1e-9) + 1
+    chunks: list[tuple[float, float]] = []
+    for first in range(0, n_points, max_points):
+        last = first + max_points - 1
+        chunk_end = end if last >= n_points - 1 else start + last * step
+        chunks.append((start + first * step, chunk_end))
+    return chunks
+
+
+class _Transient(Exception):
+    """A failure worth retrying; ``problem`` says what happened."""
+
+    def __init__(self, problem: str, retry_after: float | None = None) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.retry_after = retry_after
+
+
+def _num(x: float) -> str:
+    """A number as Prometheus reads it: ``1700000000`` on whole seconds, else the float."""
+    return str(int(x)) if float(x).is_integer() else repr(float(x))
+
+
+def _read_env_secret(name: str, what: str) -> str:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        raise ConfigError(f"the environment variable {name} that should hold the {what} is unset or empty")
+    return value
+
+
+def _read_token(options: HttpOptions) -> str | None:
+    if options.token_env and options.token_file:
+        raise ConfigError(
+            "give the token either by environment variable (--token-env) or file (--token-file)"
+        )
+    if options.token_env:
+        return _read_env_secret(options.token_env, "bearer token (e.g. from 'oc whoami -t')")
+    if options.token_file:
+        try:
+            token = options.token_file.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+            raise ConfigError(f"cannot read the token file {options.token_file}: {reason}") from None
+        if not token:
+            raise ConfigError(f"the token file {options.token_file} is empty; write 'oc whoami -t' into it")
+        return token
+    return None
+
+
+def _retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """The ``Retry-After`` header in seconds (delta-seconds or an HTTP date), or None."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value.strip()))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value.strip())
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def _error_text(body: bytes) -> tuple[str, str] | None:
+    """``(errorType, error)`` of a Prometheus error body, or None when it is not one."""
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    if isinstance(doc, dict) and doc.get("status") == "error":
+        return str(doc.get("errorType", "unknown")), str(doc.get("error", ""))
+    return None
+
+
+def _check_body(body: bytes, query: str, result_types: frozenset[str], allow_partial: bool) -> list[str]:
+    """Validate a successful API body; return its ``warnings``.
+
+    Raises :class:`_Transient` for a body that is not JSON (a truncated answer)
+    and SourceError for an error status, an unexpected result type, or
+    warnings when partial answers are not allowed.
+    """
+    try:
+        doc: Any = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise _Transient(
+            f"HTTP 200 with a body that is not valid JSON ({len(body)} bytes, truncated?: {exc})"
+        ) from None
+    if not isinstance(doc, dict):
+        raise SourceError(f"the answer to query {query!r} is not a Prometheus API response")
+    if doc.get("status") != "success":
+        kind, text = str(doc.get("errorType", "unknown")), str(doc.get("error", ""))
+        if kind in ("bad_data", "execution"):
+            raise SourceError(
+                f"the server rejected query {query!r}: {kind}: {text}; fix the query in [queries]"
+            )
+        raise _Transient(f"status {doc.get('status')!r}: {kind}: {text}")
+    data = doc.get("data")
+    result_type = data.get("resultType") if isinstance(data, dict) else None
+    if result_type not in result_types:
+        expected = " or ".join(sorted(result_types))
+        raise SourceError(
+            f"the answer to query {query!r} has resultType {result_type!r}, expected {expected}; "
+            "is the base URL a Prometheus or Thanos querier?"
+        )
+    warnings = [str(w) for w in doc.get("warnings") or []]
+    if warnings and not allow_partial:
+        raise SourceError(
+            f"the answer to query {query!r} is partial: {warnings[0]}; make every store reachable "
+            "or, knowing data may be missing, allow partial answers"
+        )
+    return warnings
+
+
+class PromClient:
+    """Query API client over one shared, thread-safe ``httpx.Client``; use it as a context manager."""
+
+    def __init__(
+        self,
+        options: HttpOptions,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.options = options
+        self.label = redact_url(options.base_url)
+        self.warnings: list[str] = []
+        self._sleep, self._clock, self._rng = sleep, clock, rng or random.Random()
+        self._lock = threading.Lock()
+        self._secrets: list[str] = []
+        parts = urlsplit(options.base_url.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(
+                f"the source URL {self.label!r} must look like https://thanos-querier.example.com"
+            )
+        netloc = parts.netloc.rsplit("@", 1)[-1]
+        path = re.sub(r"/api/v1/?$", "", parts.path.rstrip("/"))
+        self._base = urlunsplit((parts.scheme, netloc, path, "", ""))
+        auth: httpx.Auth | None = None
+        headers = {"Accept": "application/json", "User-Agent": f"ocq-batch/{__version__}"}
+        token = _read_token(options)
+        if token:
+            self._secrets.append(token)
+            headers["Authorization"] = f"Bearer {token}"
+        password: str | None = None
+        if options.basic_user is not None:
+            password = _read_env_secret(options.basic_password_env or "", "basic auth password")
+            auth = httpx.BasicAuth(options.basic_user, password)
+        elif parts.username is not None:  # user:pass@ in the URL: used, but kept out of request URLs and logs
+            password = unquote(parts.password or "")
+            auth = httpx.BasicAuth(unquote(parts.username), password)
+        if password:
+            self._secrets.append(password)
+        if token and auth is not None:
+            raise ConfigError("give either a bearer token or basic auth credentials, not both")
+        self._http = httpx.Client(
+            headers=headers, auth=auth, verify=self._verify(), transport=transport, follow_redirects=False
+        )
+
+    def _verify(self) -> ssl.SSLContext | bool:
+        global _insecure_warned
+        if self.options.insecure:
+            if self.options.ca_file:
+                raise ConfigError("--ca-file and --insecure contradict each other; keep --ca-file")
+            if not _insecure_warned:
+                _insecure_warned = True
+                log.warning(
+                    "TLS certificate verification is off (--insecure); use --ca-file outside test clusters"
+                )
+            return False
+        if self.options.ca_file is None:
+            return True
+        try:
+            return ssl.create_default_context(cafile=str(self.options.ca_file))
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(f"cannot load the CA bundle {self.options.ca_file}: {exc}") from None
+
+    def __repr__(self) -> str:
+        return f"PromClient({self.label!r})"
+
+    def __enter__(self) -> PromClient:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def _thanos(self) -> dict[str, str]:
+        params = {
+            "partial_response": "true" if self.options.partial_response else "false",
+            "max_source_resolution": self.options.max_source_resolution,
+        }
+        if self.options.dedup is not None:
+            params["dedup"] = "true" if self.options.dedup else "false"
+        return params
+
+    def query_range(self, query: str, start: float, end: float, step: float) -> bytes:
+        """The raw body of ONE ``query_range`` request over ``[start, end]`` (unix s) at ``step`` s."""
+        body, warnings = self.fetch_range(query, start, end, step)
+        with self._lock:
+            self.warnings.extend(warnings)
+        return body
+
+    def fetch_range(
+        self, query: str, start: float, end: float, step: float, cancel: threading.Event | None = None
+    ) -> tuple[bytes, list[str]]:
+        """Like :meth:`query_range`, also returning the body's warnings as ``"query: warning"``."""
+        form = {"query": query, "start": _num(start), "end": _num(end), "step": _num(step), **self._thanos()}
+        return self._request("/api/v1/query_range", form, query, frozenset({"matrix"}), cancel)
+
+    def query(self, query: str, time: float) -> bytes:
+        """The raw body of an instant query at ``time`` (unix s); a vector or a scalar."""
+        form = {"query": query, "time": _num(time), **self._thanos()}
+        body, warnings = self._request("/api/v1/query", form, query, frozenset({"vector", "scalar"}), None)
+        with self._lock:
+            self.warnings.extend(warnings)
+        return body
+
+    def _scrub(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return redact_url(text)
+
+    def _request(
+        self,
+        path: str,
+        form: dict[str, str],
+        query: str,
+        result_types: frozenset[str],
+        cancel: threading.Event | None,
+    ) -> tuple[bytes, list[str]]:
+        attempts = self.options.max_retries + 1
+        deadline = self._clock() + self.options.total_timeout_s
+        problem, made = "", 0
+        for attempt in range(1, attempts + 1):
+            if cancel is not None and cancel.is_set():
+                raise SourceError(f"query {query!r} was cancelled after another request failed")
+            remaining = deadline - self._clock()
+            if remaining <= 0:
+                break
+            made = attempt
+            try:
+                body = self._attempt(path, form, query, min(self.options.request_timeout_s, remaining))
+                warnings = _check_body(body, query, result_types, self.options.allow_partial)
+                return body, [f"{query}: {w}" for w in warnings]
+            except SourceError as exc:
+                raise SourceError(self._scrub(str(exc))) from None
+            except _Transient as exc:
+                problem = self._scrub(exc.problem)
+                retry_after = exc.retry_after
+            if attempt == attempts:
+                break
+            if retry_after is not None:
+                delay = min(retry_after, self.options.backoff_max_s)
+            else:
+                cap = min(self.options.backoff_max_s, self.options.backoff_base_s * 2 ** (attempt - 1))
+                delay = self._rng.uniform(0, cap)
+            if self._clock() + delay > deadline:
+                break
+            log.info("query %r: %s; retry %d/%d in %.1fs", query, problem, attempt, attempts - 1, delay)
+            if cancel is not None and self._sleep is time.sleep:
+                cancel.wait(delay)  # the real wait ends early when another chunk failed
+            else:
+                self._sleep(delay)
+        raise SourceError(
+            f"gave up on query {query!r} at {self.label} after {made} attempt(s) "
+            f"(limits: {self.options.max_retries} retries, {self.options.total_timeout_s:g}s in total); "
+            f"last problem: {problem or 'the total timeout ran out'}"
+        )
+
+    def _attempt(self, path: str, form: dict[str, str], query: str, timeout: float) -> bytes:
+        """One POST; returns a 200 body, raises _Transient (retry) or SourceError (do not)."""
+        try:
+            resp = self._http.post(self._base + path, data=form, timeout=timeout)
+        except httpx.TimeoutException as exc:
+            raise _Transient(f"no answer within {timeout:g}s ({type(exc).__name__})") from None
+        except httpx.ConnectError as exc:
+            raise self._connect_problem(exc) from None
+        except httpx.RemoteProtocolError as exc:
+            raise _Transient(f"the connection broke mid-response ({exc})") from None
+        except (httpx.NetworkError, httpx.DecodingError) as exc:
+            raise _Transient(f"{type(exc).__name__}: {exc}") from None
+        except httpx.UnsupportedProtocol:
+            raise SourceError(f"the source URL {self.label} must start with http:// or https://") from None
+        except httpx.HTTPError as exc:
+            raise SourceError(f"request to {self.label} failed: {type(exc).__name__}: {exc}") from None
+        status, body = resp.status_code, resp.content
+        if status == 200:
+            return body
+        err = _error_text(body)
+        detail = f"{err[0]}: {err[1]}" if err else f"HTTP {status} {resp.reason_phrase}".strip()
+        if status in (401, 403) or 300 <= status < 400:
+            seen = f"HTTP {status}" + (
+                " (a redirect, as an OAuth proxy does to a login page)" if status < 400 else ""
+            )
+            raise SourceError(
+                f"{self.label} refused the credentials for query {query!r} ({seen}): the token is missing, "
+                "expired or lacks rights to read metrics (cluster-monitoring-view); get a fresh one with "
+                f"'oc whoami -t' and put it in {self._token_hint()}"
+            )
+        if status in (400, 422):
+            raise SourceError(f"the server rejected query {query!r}: {detail}; fix the query in [queries]")
+        if status == 404:
+            raise SourceError(
+                f"{self.label} has no {path} (HTTP 404); give the querier's base URL, without /api/v1"
+            )
+        if status == 429 or status >= 500:
+            wait = _retry_after(resp.headers.get("Retry-After"))
+            raise _Transient(f"HTTP {status} ({detail})" if err else detail, wait)
+        raise SourceError(f"{self.label} answered query {query!r} with {detail}")
+
+    def _token_hint(self) -> str:
+        if self.options.token_env:
+            return f"the environment variable {self.options.token_env} (--token-env)"
+        if self.options.token_file:
+            return f"the file {self.options.token_file} (--token-file)"
+        return "an environment variable named by --token-env or a file given by --token-file"
+
+    def _connect_problem(self, exc: httpx.ConnectError) -> Exception:
+        text = str(exc)
+        low = text.lower()
+        chain: BaseException | None = exc
+        while chain is not None:
+            if isinstance(chain, ssl.SSLCertVerificationError):
+                low += " certificate_verify_failed"
+            chain = chain.__cause__ or chain.__context__
+        if "certificate_verify_failed" in low or "certificate verify failed" in low:
+            return SourceError(
+                f"TLS certificate verification failed for {self.label} ({text}); pass --ca-file with the "
+                "CA bundle that signed the server certificate, or --insecure on a throwaway test cluster"
+            )
+        host = urlsplit(self._base).hostname
+        if any(
+            s in low for s in ("name or service not known", "nodename nor servname", "getaddrinfo failed")
+        ):
+            return SourceError(
+                f"cannot resolve the host {host!r} of {self.label} ({text}); check the source URL"
+            )
+        if "name resolution" in low or "resolve" in low:
+            return _Transient(f"DNS lookup of {host!r} failed ({text})")
+        if "refused" in low:
+            return _Transient(
+                f"{self.label} refused the connection; is the server up and the port right? ({text})"
+            )
+        return _Transient(f"cannot connect to {self.label} ({text})")
+
+
+@dataclass
+class _Slot:
+    spec: QuerySpec
+    start: float
+    end: float
+    future: Future[tuple[bytes, list[str]]] | None  # None: read back from the replay folder
+    recorded: bool = False
+
+
+class HttpSource:
+    """A :class:`~ocq_batch.sources.Source` answering from a server, chunk by chunk.
+
+    With a ``recorder``, every fetched body is recorded and chunks already in
+    its folder are read back instead of refetched, so a failed fetch resumes.
+    """
+
+    def __init__(
+        self,
+        options: HttpOptions,
+        *,
+        recorder: ReplayWriter | None = None,
+        progress: Callable[[int], None] | None = None,
+        client: PromClient | None = None,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.options = options
+        self._owns_client = client is None
+        self.client = client or PromClient(options, transport=transport, sleep=sleep)
+        self.label = self.client.label
+        self.recorder = recorder
+        self.progress = progress
+        self.warnings: list[str] = []
+
+    def __enter__(self) -> HttpSource:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the client if this source created it."""
+        if self._owns_client:
+            self.client.close()
+
+    def plan(self, specs: Sequence[QuerySpec], start: float, end: float, step: float) -> int:
+        """The number of chunk requests the window needs (recorded ones included)."""
+        return len(specs) * len(chunk_range(start, end, step, self.options.max_points))
+
+    def responses(
+        self, specs: Sequence[QuerySpec], start: float, end: float, step: float
+    ) -> Iterator[Response]:
+        """Every chunk's response, in spec then chunk order, at most ``concurrency`` requests in flight."""
+        chunks = chunk_range(start, end, step, self.options.max_points)
+        tasks = [(spec, a, b) for spec in specs for a, b in chunks]
+        rec = self.recorder
+        recorded: dict[tuple[str, float, float, float], Entry] = {}
+        reader: ReplayReader | None = None
+        if rec is not None and any(rec.has(s.query, a, b, step) for s, a, b in tasks):
+            reader = ReplayReader(rec.folder)
+            recorded = {(e.query, e.start, e.end, e.step): e for e in reader.entries}
+        cancel = threading.Event()
+        window = max(1, self.options.concurrency) * 2  # bounds the bodies held in memory
+        pool = ThreadPoolExecutor(max_workers=max(1, self.options.concurrency), thread_name_prefix="ocq-http")
+        queue: deque[_Slot] = deque()
+        pending = iter(tasks)
+        try:
+            while True:
+                while len(queue) < window and (task := next(pending, None)) is not None:
+                    spec, a, b = task
+                    future = None
+                    if (spec.query, a, b, step) not in recorded:
+                        future = pool.submit(self.client.fetch_range, spec.query, a, b, step, cancel)
+                    queue.append(_Slot(spec, a, b, future))
+                if not queue:
+                    return
+                slot = queue[0]
+                if slot.future is None:
+                    assert reader is not None
+                    body = reader.read(recorded[(slot.spec.query, slot.start, slot.end, step)])
+                    warnings = self._check_replayed(body, slot.spec.query)
+                    origin = f"replay:{reader.folder}"
+                else:
+                    body, warnings = slot.future.result()
+                    self._record(slot, step, body)
+                    origin = self.label
+                queue.popleft()
+                self.warnings.extend(warnings)
+                if self.progress is not None:
+                    self.progress(1)
+                yield Response(slot.spec, slot.start, slot.end, step, body, origin)
+        finally:
+            cancel.set()
+            pool.shutdown(wait=True, cancel_futures=True)
+            for slot in queue:  # keep what finished, so the next run fetches only the rest
+                f = slot.future
+                if f is not None and f.done() and not f.cancelled() and f.exception() is None:
+                    self._record(slot, step, f.result()[0])
+
+    def _record(self, slot: _Slot, step: float, body: bytes) -> None:
+        if self.recorder is not None and not slot.recorded:
+            self.recorder.add(slot.spec.query, slot.start, slot.end, step, body, key=slot.spec.key)
+            slot.recorded = True
+
+    def _check_replayed(self, body: bytes, query: str) -> list[str]:
+        try:
+            warnings = _check_body(body, query, frozenset({"matrix"}), self.options.allow_partial)
+        except _Transient as exc:
+            raise ReplayError(
+                f"the recorded answer to {query!r} is unusable ({exc.problem}); record it again"
+            ) from None
+        return [f"{query}: {w}" for w in warnings]
