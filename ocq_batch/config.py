@@ -66,9 +66,9 @@ class Config:
     top: int = 30
     step_s: float = 30.0
     exercises: tuple[Exercise, ...] = (
-        Exercise("hero", 55, 55 * 60, 1, COMPONENTS),
-        Exercise("villain", 25, 85 * 60, 1, COMPONENTS),
-        Exercise("fight", 29, 130 * 60, 1, ("service", "pipeline")),
+        Exercise("hero", 55.0, 55 * 60.0, 1.0, COMPONENTS),
+        Exercise("villain", 25.0, 85 * 60.0, 1.0, COMPONENTS),
+        Exercise("fight", 29.0, 130 * 60.0, 1.0, ("service", "pipeline")),
     )
     queries: Queries = field(default_factory=Queries)
     origin: str = "built-in Open Code Quest 2024 configuration"

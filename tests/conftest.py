@@ -1,0 +1,123 @@
+"""Shared fixtures: tiny hand-made events run through the real replay -> DuckDB -> SQL path."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from ocq_batch.config import DEFAULT, Config
+from ocq_batch.pipeline import Window, run_pipeline
+from ocq_batch.promjson import matrix_body
+from ocq_batch.queries import plan_queries
+from ocq_batch.replay import ReplayWriter
+from ocq_batch.sources import ReplaySource
+from ocq_batch.store import Loader, open_store
+from ocq_batch.timeutil import from_epoch
+
+T0 = 1728047700  # 2024-10-04T13:15:00Z
+REPO = Path(__file__).resolve().parent.parent
+OUTPUT = Path(os.environ.get("OCQ_TEST_OUTPUT", REPO / "test-output"))
+
+Points = Sequence[tuple[float, float]]
+
+
+def minutes(*values: float) -> list[float]:
+    """Unix seconds of minutes after T0."""
+    return [T0 + v * 60 for v in values]
+
+
+def steps(change_min: float | None, until_min: float = 150, step_s: float = 60, start_min: float = -5) -> Points:
+    """A 0 series that turns 1 at ``change_min`` (never when None), sampled every ``step_s``."""
+    out = []
+    t = T0 + start_min * 60
+    while t <= T0 + until_min * 60:
+        out.append((t, 1.0 if change_min is not None and t >= T0 + change_min * 60 else 0.0))
+        t += step_s
+    return out
+
+
+def series(values: Sequence[float], start_min: float = -5, step_s: float = 60) -> Points:
+    """Explicit values from ``start_min``, one per ``step_s``; None values are omitted (a gap)."""
+    return [(T0 + start_min * 60 + i * step_s, v) for i, v in enumerate(values) if v is not None]
+
+
+@dataclass
+class MiniEvent:
+    """Series per query key ('completion/hero/prod' ...) as {(user, cluster): points}."""
+
+    data: dict[str, dict[tuple[str, str], Points]]
+    config: Config = DEFAULT
+
+    def write(self, folder: Path, start: float, end: float, step: float) -> Path:
+        writer = ReplayWriter(folder, source="test")
+        for spec in plan_queries(self.config):
+            by_user = self.data.get(spec.key, {})
+            body = matrix_body(
+                ({"__name__": spec.query, "user": u, "cluster": c}, pts) for (u, c), pts in sorted(by_user.items())
+            )
+            writer.add(spec.query, start, end, step, body, key=spec.key)
+        return folder
+
+
+@pytest.fixture
+def run_event(tmp_path: Path) -> Iterator[object]:
+    """Run a MiniEvent through replay, store and SQL; return the open connection."""
+    cons: list[duckdb.DuckDBPyConnection] = []
+
+    def run(
+        event: MiniEvent,
+        window: tuple[float, float] = (T0, T0 + 150 * 60),
+        data_span: tuple[float, float] = (T0 - 15 * 60, T0 + 180 * 60),
+        step: float = 60,
+        config: Config | None = None,
+    ) -> duckdb.DuckDBPyConnection:
+        cfg = config or event.config
+        folder = tmp_path / f"replay{len(cons)}"
+        event.write(folder, data_span[0], data_span[1], step)
+        con = open_store(tmp_path / f"store{len(cons)}.duckdb")
+        cons.append(con)
+        cfg = replace(cfg, step_s=step)
+        src = ReplaySource(folder)
+        specs = plan_queries(cfg)
+        Loader(con, "user", "cluster").add_all(src.responses(specs, window[0], window[1], step))
+        run_pipeline(con, cfg, Window(from_epoch(window[0]), from_epoch(window[1])))
+        return con
+
+    yield run
+    for con in cons:
+        con.close()
+
+
+def rows(con: duckdb.DuckDBPyConnection, query: str, *params: object) -> list[dict[str, object]]:
+    """Query results as a list of dicts (timestamps as unix seconds for easy comparison)."""
+    frame: pd.DataFrame = con.execute(query, list(params)).df()
+    for col in frame.columns:
+        if pd.api.types.is_datetime64_any_dtype(frame[col]):
+            frame[col] = pd.Series([None if pd.isna(v) else v.timestamp() for v in frame[col]], dtype=object)
+    return frame.to_dict("records")
+
+
+def ocq_batch_cmd() -> list[str]:
+    """The installed console script (what a user runs), falling back to the module."""
+    exe = shutil.which("ocq-batch")
+    return [exe] if exe else [sys.executable, "-m", "ocq_batch"]
+
+
+def run_cli(*args: str, cwd: Path | None = None, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*ocq_batch_cmd(), *args],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )

@@ -1,0 +1,92 @@
+"""Replay folders (integrity, coverage, interrupted writes) and atomic archive publishing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ocq_batch.archive import MANIFEST, publish, recover, staging_for, write_manifest
+from ocq_batch.errors import ReplayError, WindowError
+from ocq_batch.replay import INDEX, ReplayReader, ReplayWriter
+
+
+def test_chunks_cover_a_window_only_when_contiguous(tmp_path: Path) -> None:
+    w = ReplayWriter(tmp_path, "test")
+    w.add("up", 0, 600, 60, b"{}")
+    w.add("up", 660, 1200, 60, b"{}")
+    w.add("up", 1800, 2400, 60, b"{}")
+    r = ReplayReader(tmp_path)
+    assert len(r.entries_for("up", 100, 1100, 60)) == 2
+    with pytest.raises(WindowError, match="outside the recorded data"):
+        r.entries_for("up", 100, 2000, 60)
+    with pytest.raises(ReplayError, match="step 60s, not 30s"):
+        r.entries_for("up", 100, 200, 30)
+    with pytest.raises(ReplayError, match="no response for query 'down'"):
+        r.entries_for("down", 100, 200, 60)
+
+
+def test_writer_is_idempotent_and_repairs_a_cut_index(tmp_path: Path) -> None:
+    w = ReplayWriter(tmp_path, "test")
+    w.add("up", 0, 600, 60, b'{"a": 1}')
+    w.add("up", 0, 600, 60, b'{"a": 1}')
+    assert len((tmp_path / INDEX).read_text().splitlines()) == 1
+    with open(tmp_path / INDEX, "a") as fh:
+        fh.write('{"query": "up", "sta')  # an interrupted append
+    assert len(ReplayReader(tmp_path).entries) == 1
+    w2 = ReplayWriter(tmp_path, "test")
+    w2.add("up", 660, 1200, 60, b'{"a": 2}')
+    r = ReplayReader(tmp_path)
+    assert [e.start for e in r.entries] == [0, 660]
+    assert r.read(r.entries[1]) == b'{"a": 2}'
+
+
+def test_header_version_is_checked(tmp_path: Path) -> None:
+    ReplayWriter(tmp_path, "test")
+    (tmp_path / "replay.json").write_text(json.dumps({"format": "ocq-replay", "version": 99}))
+    with pytest.raises(ReplayError, match="version 99"):
+        ReplayReader(tmp_path)
+
+
+def make_archive(parent: Path, out: Path, marker: str) -> Path:
+    staging = staging_for(out)
+    (staging / "ranking.parquet").write_text(marker)
+    write_manifest(staging, {"marker": marker})
+    return staging
+
+
+def test_publish_swaps_and_keeps_the_store(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "store.duckdb").write_text("store")
+    (out / "ranking.parquet").write_text("old")
+    publish(make_archive(tmp_path, out, "new"), out, store_inside=True)
+    assert (out / "ranking.parquet").read_text() == "new"
+    assert (out / "store.duckdb").read_text() == "store"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_recover_finishes_an_interrupted_publish(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    staging = make_archive(tmp_path, out, "new")
+    (staging / "store.duckdb").write_text("store")
+    old = tmp_path / ".out.old-12345678"
+    old.mkdir()
+    (old / "ranking.parquet").write_text("old")
+    # crash after out -> old and before staging -> out
+    recover(out)
+    assert (out / "ranking.parquet").read_text() == "new"
+    assert (out / "store.duckdb").read_text() == "store"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_recover_rolls_back_an_incomplete_staging(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / MANIFEST).write_text("{}")
+    staging = staging_for(out)
+    (staging / "store.duckdb").write_text("store")  # moved in, then the run died
+    recover(out)
+    assert (out / "store.duckdb").read_text() == "store"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
