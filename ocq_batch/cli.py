@@ -84,13 +84,17 @@ SourceOpt = Annotated[
 ]
 EnvOpt = Annotated[
     str | None,
-    typer.Option("--env", help="Environment whose completions score (default: [scoring] env, prod). Example: --env prod"),
+    typer.Option(
+        "--env",
+        help="Environment whose completions score (default: [scoring] env, prod). Example: --env prod",
+    ),
 ]
 ModelOpt = Annotated[
     str | None,
     typer.Option(
         "--model",
-        help="Scoring model: continuous (exact seconds) or stepped (5-minute ticks). Example: --model stepped",
+        help="Scoring model: continuous (exact seconds) or stepped (5-minute ticks). "
+        "Example: --model stepped",
     ),
 ]
 TopOpt = Annotated[
@@ -210,10 +214,14 @@ def simulate(
     participants: Annotated[int, typer.Option(help="Participants. Example: --participants 74")] = 74,
     clusters: Annotated[int, typer.Option(help="Participant clusters (tables). Example: --clusters 6")] = 6,
     hours: Annotated[float, typer.Option(help="Hours of data from 13:00Z. Example: --hours 3")] = 3.0,
-    step: Annotated[str, typer.Option(help="Sample step of the recorded series. Example: --step 30s")] = "30s",
+    step: Annotated[
+        str, typer.Option(help="Sample step of the recorded series. Example: --step 30s")
+    ] = "30s",
     collect_interval: Annotated[
         str,
-        typer.Option(help="How often component values reached the hub (0s: instantly). Example: --collect-interval 5m"),
+        typer.Option(
+            help="How often component values reached the hub (0s: instantly). Example: --collect-interval 5m"
+        ),
     ] = "5m",
     awkward: Annotated[
         bool, typer.Option(help="Plant flaps, gaps, a near-tie and the other awkward cases.")

@@ -26,7 +26,7 @@ from ocq_batch.errors import EmptyResultError, WindowError
 from ocq_batch.pipeline import Window, run_pipeline
 from ocq_batch.queries import plan_queries
 from ocq_batch.sources import Source
-from ocq_batch.store import LoadStats, Loader, open_store
+from ocq_batch.store import Loader, LoadStats, open_store
 from ocq_batch.timeutil import iso
 
 
@@ -152,6 +152,4 @@ def _empty_message(window: Window, source: str, excluded: list[str]) -> str:
             f"every user seen in {span} is excluded by [event] exclude_users ({', '.join(excluded[:5])}); "
             "loosen the patterns"
         )
-    return (
-        f"no participant series in {span} from {source}; check --from/--to and the [queries] templates"
-    )
+    return f"no participant series in {span} from {source}; check --from/--to and the [queries] templates"

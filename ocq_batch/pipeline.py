@@ -1,4 +1,6 @@
-"""Run the numbered SQL steps: samples -> signal -> transitions -> completions -> scores -> ranking -> timeline.
+"""Run the numbered SQL steps.
+
+samples -> signal -> transitions -> completions -> scores -> ranking -> timeline.
 
 Parameters reach SQL as small tables (``run_params``, ``exercise_params``,
 ``exercise_components``, ``env_params``, ``exclusions``), never spliced into
@@ -94,7 +96,10 @@ def write_exclusions(con: duckdb.DuckDBPyConnection, patterns: tuple[str, ...]) 
                 break
     frame = pd.DataFrame(rows, columns=["user", "pattern"]).astype("string")
     con.register("frame", frame)
-    con.execute("create or replace table exclusions as select user::varchar as user, pattern::varchar as pattern from frame")
+    con.execute(
+        "create or replace table exclusions as "
+        "select user::varchar as user, pattern::varchar as pattern from frame"
+    )
     con.unregister("frame")
 
 

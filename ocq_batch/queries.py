@@ -34,9 +34,7 @@ def plan_queries(config: Config) -> list[QuerySpec]:
     q = config.queries
     specs: list[QuerySpec] = []
     for ex in config.exercises:
-        families = [("completion", q.completion)] + [
-            (comp, getattr(q, comp)) for comp in ex.components
-        ]
+        families = [("completion", q.completion)] + [(comp, getattr(q, comp)) for comp in ex.components]
         for component, template in families:
             envs: tuple[str | None, ...] = config.envs if "{env}" in template else (None,)
             for env in envs:

@@ -61,7 +61,9 @@ class ReplayWriter:
         if header.exists():
             _read_header(folder)
         else:
-            _atomic_write(header, json.dumps({"format": FORMAT, "version": VERSION, "source": source}).encode())
+            _atomic_write(
+                header, json.dumps({"format": FORMAT, "version": VERSION, "source": source}).encode()
+            )
         _repair_index(folder / INDEX)
         self._known = {(e.query, e.start, e.end, e.step) for e in _read_index(folder)}
 
@@ -108,7 +110,9 @@ class ReplayReader:
 
     def __init__(self, folder: Path) -> None:
         if not folder.is_dir():
-            raise ReplayError(f"replay folder {folder} does not exist; pass --source with a recorded folder or a URL")
+            raise ReplayError(
+                f"replay folder {folder} does not exist; pass --source with a recorded folder or a URL"
+            )
         self.folder = folder
         self.source = str(_read_header(folder).get("source", ""))
         self.entries = _read_index(folder)
@@ -150,7 +154,9 @@ class ReplayReader:
         except (OSError, EOFError, gzip.BadGzipFile) as exc:
             raise ReplayError(f"replay file {path} is unreadable ({exc}); record the event again") from None
         if hashlib.sha256(body).hexdigest() != entry.sha256:
-            raise ReplayError(f"replay file {path} does not match its recorded sha256; it is corrupt, record it again")
+            raise ReplayError(
+                f"replay file {path} does not match its recorded sha256; it is corrupt, record it again"
+            )
         return body
 
     def iter_bodies(self, query: str, start: float, end: float, step: float) -> Iterator[tuple[Entry, bytes]]:
@@ -175,13 +181,17 @@ def _read_header(folder: Path) -> dict[str, object]:
     try:
         header = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ReplayError(f"{folder} is not a replay folder (no {HEADER}); pass a folder made by 'ocq-batch fetch'") from None
+        raise ReplayError(
+            f"{folder} is not a replay folder (no {HEADER}); pass a folder made by 'ocq-batch fetch'"
+        ) from None
     except (OSError, ValueError) as exc:
         raise ReplayError(f"{path} is unreadable ({exc}); record the event again") from None
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise ReplayError(f"{path} is not an ocq-batch replay header")
     if header.get("version") != VERSION:
-        raise ReplayError(f"{path} has replay version {header.get('version')!r}; this ocq-batch reads version {VERSION}")
+        raise ReplayError(
+            f"{path} has replay version {header.get('version')!r}; this ocq-batch reads version {VERSION}"
+        )
     return header
 
 

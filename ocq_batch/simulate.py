@@ -105,7 +105,9 @@ def _set_env(
     truth.ready[("service", ex, env, cluster)] = [(at, 1.0)]
     if "database" in components:
         # prod databases are shared and pre-deployed: always ready
-        truth.ready[("database", ex, env, cluster)] = [(db_at, 1.0)] if db_at is not None else [(-math.inf, 1.0)]
+        truth.ready[("database", ex, env, cluster)] = (
+            [(db_at, 1.0)] if db_at is not None else [(-math.inf, 1.0)]
+        )
 
 
 def _prod_times(truth: Truth, config: Config) -> dict[str, float]:
@@ -247,7 +249,14 @@ def _plant_near_tie(event: Event) -> None:
     planted = {u for users in event.cases.values() for u in users}
 
     def order() -> list[Truth]:
-        return sorted(truths, key=lambda t: (-round(_observed_score(observer, t)[0], 6), _observed_score(observer, t)[1], t.user))
+        return sorted(
+            truths,
+            key=lambda t: (
+                -round(_observed_score(observer, t)[0], 6),
+                _observed_score(observer, t)[1],
+                t.user,
+            ),
+        )
 
     base = order()
     for offset in range(8):
@@ -291,7 +300,7 @@ class Observer:
     def __init__(self, event: Event) -> None:
         p = event.params
         self.event = event
-        n = int(math.floor((p.end - p.start) / p.step_s)) + 1
+        n = math.floor((p.end - p.start) / p.step_s) + 1
         self.grid = p.start + np.arange(n) * p.step_s
 
     def forwarded(self, changes: list[tuple[float, float]], cluster: str) -> np.ndarray:

@@ -77,7 +77,9 @@ def open_store(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection
             "is another ocq-batch using it? Wait for it or pass another --out"
         ) from None
     except duckdb.Error as exc:
-        raise StoreError(f"{path} is not a DuckDB store ({str(exc).splitlines()[0]}); pass another --out") from None
+        raise StoreError(
+            f"{path} is not a DuckDB store ({str(exc).splitlines()[0]}); pass another --out"
+        ) from None
     con.execute("set TimeZone = 'UTC'")
     if read_only:
         _check_version(con, path)
@@ -103,7 +105,9 @@ def _check_version(con: duckdb.DuckDBPyConnection, path: Path) -> None:
         )
 
 
-def parse_response(resp: Response, user_label: str, cluster_label: str) -> tuple[int, dict[str, list[Any]], dict[str, list[Any]], list[str]]:
+def parse_response(
+    resp: Response, user_label: str, cluster_label: str
+) -> tuple[int, dict[str, list[Any]], dict[str, list[Any]], list[str]]:
     """Parse one ``query_range`` body into column lists for series and samples.
 
     Returns (fetch_id, series columns, sample columns, warnings). Raises
@@ -119,7 +123,11 @@ def parse_response(resp: Response, user_label: str, cluster_label: str) -> tuple
         kind = doc.get("errorType") if isinstance(doc, dict) else None
         raise SourceError(f"{where}: the server answered {kind or 'an error'}: {err or str(doc)[:200]}")
     data = doc.get("data")
-    if not isinstance(data, dict) or data.get("resultType") != "matrix" or not isinstance(data.get("result"), list):
+    if (
+        not isinstance(data, dict)
+        or data.get("resultType") != "matrix"
+        or not isinstance(data.get("result"), list)
+    ):
         got = data.get("resultType") if isinstance(data, dict) else type(data).__name__
         raise SourceError(f"{where}: expected a matrix result from query_range, got {got!r}")
     warnings = [str(w) for w in doc.get("warnings") or []]
@@ -134,7 +142,7 @@ def parse_response(resp: Response, user_label: str, cluster_label: str) -> tuple
             values = item["values"]
             canonical = orjson.dumps(labels, option=orjson.OPT_SORT_KEYS).decode()
             sid = _hash64(spec.query, canonical)
-            ts = [int(round(float(v[0]) * 1_000_000)) for v in values]
+            ts = [round(float(v[0]) * 1_000_000) for v in values]
             vals = [_number(v[1]) for v in values]
         except (KeyError, TypeError, ValueError, AttributeError, IndexError):
             raise SourceError(f"{where}: a series in the response is malformed; fetch it again") from None
@@ -248,9 +256,7 @@ class Loader:
                 anti join samples as s on s.series_id = n.series_id and s.ts = n.ts
                 """
             )
-            con.executemany(
-                "insert into fetches values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", self._fetches
-            )
+            con.executemany("insert into fetches values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", self._fetches)
             after = _count(con, "series"), _count(con, "samples")
             con.execute("commit")
         except BaseException:

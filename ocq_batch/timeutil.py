@@ -48,9 +48,7 @@ def parse_instant(text: str) -> datetime:
             f"{text!r} is not an ISO 8601 timestamp; write it like '2024-10-04T13:15:00Z'"
         ) from None
     if value.tzinfo is None:
-        raise ValueError(
-            f"{text!r} has no time zone; add 'Z' for UTC or an offset like '+02:00'"
-        )
+        raise ValueError(f"{text!r} has no time zone; add 'Z' for UTC or an offset like '+02:00'")
     return value.astimezone(UTC)
 
 
@@ -76,9 +74,7 @@ def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(
-            f"{name!r} is not a known time zone; use an IANA name like 'Europe/Paris'"
-        ) from None
+        raise ValueError(f"{name!r} is not a known time zone; use an IANA name like 'Europe/Paris'") from None
 
 
 def local(value: datetime | None, tz: ZoneInfo) -> str:

@@ -35,7 +35,9 @@ def minutes(*values: float) -> list[float]:
     return [T0 + v * 60 for v in values]
 
 
-def steps(change_min: float | None, until_min: float = 150, step_s: float = 60, start_min: float = -5) -> Points:
+def steps(
+    change_min: float | None, until_min: float = 150, step_s: float = 60, start_min: float = -5
+) -> Points:
     """A 0 series that turns 1 at ``change_min`` (never when None), sampled every ``step_s``."""
     out = []
     t = T0 + start_min * 60
@@ -62,7 +64,8 @@ class MiniEvent:
         for spec in plan_queries(self.config):
             by_user = self.data.get(spec.key, {})
             body = matrix_body(
-                ({"__name__": spec.query, "user": u, "cluster": c}, pts) for (u, c), pts in sorted(by_user.items())
+                ({"__name__": spec.query, "user": u, "cluster": c}, pts)
+                for (u, c), pts in sorted(by_user.items())
             )
             writer.add(spec.query, start, end, step, body, key=spec.key)
         return folder
@@ -112,7 +115,9 @@ def ocq_batch_cmd() -> list[str]:
     return [exe] if exe else [sys.executable, "-m", "ocq_batch"]
 
 
-def run_cli(*args: str, cwd: Path | None = None, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, cwd: Path | None = None, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*ocq_batch_cmd(), *args],
         cwd=cwd,

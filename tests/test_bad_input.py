@@ -8,7 +8,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO, run_cli
 
 DEMO = REPO / "data" / "demo"
@@ -63,7 +62,9 @@ def test_missing_config_file(tmp_path: Path, out: Path) -> None:
 
 
 def test_from_after_to(out: Path) -> None:
-    proc = run_cli("export", "--from", "2024-10-04T15:00:00Z", "--to", "2024-10-04T14:00:00Z", "--out", str(out))
+    proc = run_cli(
+        "export", "--from", "2024-10-04T15:00:00Z", "--to", "2024-10-04T14:00:00Z", "--out", str(out)
+    )
     assert_clean_failure(proc, out, "--from 2024-10-04T15:00:00Z is not before --to 2024-10-04T14:00:00Z")
 
 
@@ -73,7 +74,9 @@ def test_unparseable_timestamp(out: Path) -> None:
 
 
 def test_window_outside_the_data(out: Path) -> None:
-    proc = run_cli("export", "--from", "2024-10-05T13:15:00Z", "--to", "2024-10-05T15:45:00Z", "--out", str(out))
+    proc = run_cli(
+        "export", "--from", "2024-10-05T13:15:00Z", "--to", "2024-10-05T15:45:00Z", "--out", str(out)
+    )
     assert_clean_failure(proc, out, "outside the recorded data", "2024-10-04T13:00:00Z")
 
 
@@ -140,7 +143,9 @@ def test_failed_run_keeps_previous_archive(tmp_path: Path) -> None:
     out = tmp_path / "out"
     assert run_cli("export", "-q", "--out", str(out)).returncode == 0
     before = {p.name: p.read_bytes() for p in out.iterdir() if p.suffix in (".parquet", ".json")}
-    proc = run_cli("export", "--from", "2024-10-05T13:15:00Z", "--to", "2024-10-05T15:45:00Z", "--out", str(out))
+    proc = run_cli(
+        "export", "--from", "2024-10-05T13:15:00Z", "--to", "2024-10-05T15:45:00Z", "--out", str(out)
+    )
     assert proc.returncode == 1
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.suffix in (".parquet", ".json")} == before
 

@@ -6,8 +6,8 @@ import re
 from typing import Any
 
 import typer.main
-
 from conftest import run_cli
+
 from ocq_batch import __version__
 from ocq_batch.cli import app
 

@@ -21,7 +21,12 @@ def test_defaults_are_open_code_quest_2024() -> None:
         ("fight", 29, 130, 1),
     ]
     assert (c.env, c.model, c.tick_s, c.accelerator, c.top, c.timezone) == (
-        "prod", "continuous", 300, 1, 30, "Europe/Paris",
+        "prod",
+        "continuous",
+        300,
+        1,
+        30,
+        "Europe/Paris",
     )
     assert c.envs == ("dev", "preprod", "prod")
 
@@ -53,7 +58,9 @@ penalty = 1
 
 def test_partial_file_merges_exercises_by_name(tmp_path: Path) -> None:
     path = tmp_path / "e.toml"
-    path.write_text('[[exercises]]\nname = "villain"\npenalty = 2\n[[exercises]]\nname = "fight"\npenalty = 3\n')
+    path.write_text(
+        '[[exercises]]\nname = "villain"\npenalty = 2\n[[exercises]]\nname = "fight"\npenalty = 3\n'
+    )
     c = load_config(path)
     assert [e.penalty for e in c.exercises] == [1, 2, 3]
     assert c.digest() != DEFAULT.digest()
@@ -75,7 +82,7 @@ def test_new_exercise_and_custom_queries(tmp_path: Path) -> None:
 
 def test_event_start_moves_the_default_end(tmp_path: Path) -> None:
     path = tmp_path / "e.toml"
-    path.write_text('[event]\nstart = 2025-06-01T09:00:00+02:00\n')
+    path.write_text("[event]\nstart = 2025-06-01T09:00:00+02:00\n")
     c = load_config(path)
     assert (c.end - c.start).total_seconds() == 150 * 60
     assert c.start.timestamp() == parse_instant("2025-06-01T07:00:00Z").timestamp()

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-
 from conftest import REPO, run_cli
+
 from ocq_batch.config import DEFAULT
 from ocq_batch.simulate import SimParams, build_event
 
@@ -92,7 +92,9 @@ def test_demo_planted_cases_are_visible(demo_archive: Path) -> None:
     assert int(flap.n_flaps.iloc[0]) == 1 and int(flap.n_regressions.iloc[0]) == 1
     mover = comps[comps.user == cases["two_clusters"][0]]
     assert mover.cluster.nunique() == 2
-    gap = comps[(comps.user == cases["gap"][0]) & (comps.exercise == "villain") & (comps.env == "prod")].iloc[0]
+    gap = comps[(comps.user == cases["gap"][0]) & (comps.exercise == "villain") & (comps.env == "prod")].iloc[
+        0
+    ]
     assert (gap.completed_at - gap.completed_after).total_seconds() > 60
     parts = pq.read_table(demo_archive / "participants.parquet").to_pandas()
     assert sorted(parts[parts.is_excluded].user) == cases["test_account"]

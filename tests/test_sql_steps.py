@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from itertools import pairwise
 
 import pytest
-
 from conftest import T0, MiniEvent, minutes, rows, series, steps
+
 from ocq_batch.config import DEFAULT
 
 NAN = math.nan
@@ -22,9 +23,27 @@ def test_transitions_keep_every_change_and_the_previous_sample(run_event):
     con = run_event(MiniEvent(prod("hero", {("ann", "t1"): flapping})))
     got = rows(con, "select ts, prev_ts, from_value, to_value, is_window_start from transitions")
     assert got == [
-        {"ts": minutes(52)[0], "prev_ts": minutes(51)[0], "from_value": 0, "to_value": 1, "is_window_start": False},
-        {"ts": minutes(54)[0], "prev_ts": minutes(53)[0], "from_value": 1, "to_value": 0, "is_window_start": False},
-        {"ts": minutes(56)[0], "prev_ts": minutes(55)[0], "from_value": 0, "to_value": 1, "is_window_start": False},
+        {
+            "ts": minutes(52)[0],
+            "prev_ts": minutes(51)[0],
+            "from_value": 0,
+            "to_value": 1,
+            "is_window_start": False,
+        },
+        {
+            "ts": minutes(54)[0],
+            "prev_ts": minutes(53)[0],
+            "from_value": 1,
+            "to_value": 0,
+            "is_window_start": False,
+        },
+        {
+            "ts": minutes(56)[0],
+            "prev_ts": minutes(55)[0],
+            "from_value": 0,
+            "to_value": 1,
+            "is_window_start": False,
+        },
     ]
 
 
@@ -41,9 +60,7 @@ def test_flap_is_counted_but_first_completion_is_sticky(run_event):
 
 
 def test_earliest_cluster_counts(run_event):
-    con = run_event(
-        MiniEvent(prod("hero", {("bob", "t2"): steps(70), ("bob", "t5"): steps(60)}))
-    )
+    con = run_event(MiniEvent(prod("hero", {("bob", "t2"): steps(70), ("bob", "t5"): steps(60)})))
     got = rows(con, "select cluster, completed_at, is_counted from completions order by cluster")
     assert got == [
         {"cluster": "t2", "completed_at": minutes(70)[0], "is_counted": False},
@@ -91,8 +108,13 @@ def test_exclusions_never_ranked(run_event):
 def test_participant_without_completion_ranks_last_with_zero(run_event):
     con = run_event(MiniEvent(prod("hero", {("ann", "t1"): steps(60), ("bob", "t1"): steps(None)})))
     assert rows(con, "select rank, user, score, exercises_completed, last_completed_at from ranking") == [
-        {"rank": 1, "user": "ann", "score": pytest.approx(55 - 1 + 18), "exercises_completed": 1,
-         "last_completed_at": minutes(60)[0]},
+        {
+            "rank": 1,
+            "user": "ann",
+            "score": pytest.approx(55 - 1 + 18),
+            "exercises_completed": 1,
+            "last_completed_at": minutes(60)[0],
+        },
         {"rank": 2, "user": "bob", "score": 0.0, "exercises_completed": 0, "last_completed_at": None},
     ]
 
@@ -100,8 +122,16 @@ def test_participant_without_completion_ranks_last_with_zero(run_event):
 def test_ties_share_a_rank_and_last_completion_breaks_them(run_event):
     data = {
         # amy and abe: identical; bea: same score reached with a later last completion
-        "completion/hero/prod": {("amy", "t1"): steps(50), ("abe", "t2"): steps(50), ("bea", "t3"): steps(45)},
-        "completion/villain/prod": {("amy", "t1"): steps(80), ("abe", "t2"): steps(80), ("bea", "t3"): steps(85)},
+        "completion/hero/prod": {
+            ("amy", "t1"): steps(50),
+            ("abe", "t2"): steps(50),
+            ("bea", "t3"): steps(45),
+        },
+        "completion/villain/prod": {
+            ("amy", "t1"): steps(80),
+            ("abe", "t2"): steps(80),
+            ("bea", "t3"): steps(85),
+        },
     }
     con = run_event(MiniEvent(data))
     got = rows(con, "select rank, user, score from ranking")
@@ -121,7 +151,10 @@ def test_components_signal_is_the_and_of_components(run_event):
     (c,) = rows(con, "select completed_at from completions where env = 'prod'")
     assert c["completed_at"] == minutes(66)[0]
     con2 = run_event(MiniEvent(data))
-    assert rows(con2, "select completed_at from completions where env='prod'")[0]["completed_at"] == minutes(61)[0]
+    assert (
+        rows(con2, "select completed_at from completions where env='prod'")[0]["completed_at"]
+        == minutes(61)[0]
+    )
 
 
 def test_missing_component_is_a_gap_not_a_zero(run_event):
@@ -141,7 +174,7 @@ def test_timeline_ends_at_the_final_score_and_is_monotonic(run_event):
     final = rows(con, "select score from ranking")[0]["score"]
     assert line[-1]["ts"] == T0 + 152 * 60 and line[-1]["score"] == pytest.approx(final)
     assert line[0] == {"ts": T0, "score": 0.0}
-    assert all(b["score"] >= a["score"] for a, b in zip(line, line[1:], strict=False))
+    assert all(b["score"] >= a["score"] for a, b in pairwise(line))
     assert [r["ts"] - T0 for r in line[:3]] == [0, 300, 600]
     assert len(line) == 30 + 1 + 1  # ticks 0..150 min, plus 152 min
 
@@ -165,8 +198,11 @@ def test_scoring_worked_examples(run_event, times, expected, model):
     }
     con = run_event(MiniEvent(data, cfg), step=30)
     assert rows(con, "select score from ranking") == [{"score": pytest.approx(expected)}]
-    per = rows(con, "select exercise, onetime_bonus, accelerator from scores where model = ? order by exercise",
-               model)
+    per = rows(
+        con,
+        "select exercise, onetime_bonus, accelerator from scores where model = ? order by exercise",
+        model,
+    )
     assert len(per) == 3
 
 
@@ -188,12 +224,18 @@ def test_reloading_the_same_responses_changes_nothing(run_event, tmp_path):
     from ocq_batch.store import Loader
 
     con = run_event(MiniEvent(prod("hero", {("ann", "t1"): steps(60)})))
-    before = rows(con, "select (select count(*) from samples) as s, (select count(*) from series) as r, "
-                       "(select count(*) from fetches) as f")
+    before = rows(
+        con,
+        "select (select count(*) from samples) as s, (select count(*) from series) as r, "
+        "(select count(*) from fetches) as f",
+    )
     stats = Loader(con, "user", "cluster").add_all(
         ReplaySource(tmp_path / "replay0").responses(plan_queries(DEFAULT), T0, T0 + 9000, 60)
     )
-    after = rows(con, "select (select count(*) from samples) as s, (select count(*) from series) as r, "
-                      "(select count(*) from fetches) as f")
+    after = rows(
+        con,
+        "select (select count(*) from samples) as s, (select count(*) from series) as r, "
+        "(select count(*) from fetches) as f",
+    )
     assert before == after
     assert stats.samples_added == 0 and stats.responses_skipped == stats.responses
