@@ -34,8 +34,9 @@ FORMAT = "ocq-archive"
 MANIFEST = "manifest.json"
 STORE_NAME = "store.duckdb"
 STORE_FILES = (STORE_NAME, STORE_NAME + ".wal")
+REPLAY_DIR = "replay"  # responses recorded from a live server, kept across runs like the store
 # what ocq-batch may find in an output folder it is about to replace
-OWN_FILES = {MANIFEST, "ranking.csv", "report.md", "report.html", *STORE_FILES}
+OWN_FILES = {MANIFEST, "ranking.csv", "report.md", "report.html", REPLAY_DIR, *STORE_FILES}
 
 # One query per Parquet file, in a stable order: same store, same bytes.
 TABLES: dict[str, str] = {
@@ -196,10 +197,9 @@ def publish(staging: Path, out: Path, store_inside: bool) -> None:
     old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
     try:
         if out.exists():
-            if store_inside:
-                for name in STORE_FILES:
-                    if (out / name).exists():
-                        os.replace(out / name, staging / name)
+            for name in (*STORE_FILES, REPLAY_DIR) if store_inside else (REPLAY_DIR,):
+                if (out / name).exists():
+                    os.replace(out / name, staging / name)
             os.rename(out, old)
         os.rename(staging, out)
     except OSError as exc:
@@ -223,7 +223,7 @@ def recover(out: Path) -> None:
             os.rename(olds[-1], out)
             olds.pop()
     for folder in stagings + olds:
-        for name in STORE_FILES:  # a store moved before the crash goes back home
+        for name in (*STORE_FILES, REPLAY_DIR):  # working files moved before the crash go back home
             if (folder / name).exists() and out.is_dir() and not (out / name).exists():
                 os.replace(folder / name, out / name)
         shutil.rmtree(folder, ignore_errors=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from datetime import datetime
 from pathlib import Path
@@ -13,11 +14,14 @@ from rich.markup import escape
 from ocq_batch import __version__
 from ocq_batch.config import MODELS, Config, describe, load_config
 from ocq_batch.errors import ConfigError, OcqError
+from ocq_batch.http import HttpOptions
 from ocq_batch.paths import demo_dir
 from ocq_batch.pipeline import Window
 from ocq_batch.render import err, out, progress_bar, ranking_table
 from ocq_batch.sources import ReplaySource, Source
 from ocq_batch.timeutil import iso, local, parse_duration, parse_instant, zone
+
+DEFAULT_TOKEN_ENV = "OCQ_TOKEN"
 
 app = typer.Typer(
     name="ocq-batch",
@@ -78,8 +82,9 @@ SourceOpt = Annotated[
     str | None,
     typer.Option(
         "--source",
-        help="A replay folder recorded by 'ocq-batch fetch' or 'simulate' (default: the bundled demo "
-        "event). Example: --source recordings/ocq2024",
+        help="A Thanos/Prometheus URL, or a replay folder recorded by 'ocq-batch fetch' or 'simulate' "
+        "(default: the bundled demo event). Example: --source https://rbac-query-proxy-open-cluster-"
+        "management-observability.apps.hub.example.com",
     ),
 ]
 EnvOpt = Annotated[
@@ -119,6 +124,56 @@ StoreOpt = Annotated[
     ),
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars and no ranking table.")]
+TokenEnvOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--token-env",
+        help="Environment variable holding the bearer token (default: OCQ_TOKEN when it is set). "
+        "Example: --token-env OCQ_TOKEN  (export OCQ_TOKEN=$(oc whoami -t))",
+    ),
+]
+TokenFileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--token-file",
+        help="File holding the bearer token. Example: --token-file ~/.ocq-token",
+        dir_okay=False,
+    ),
+]
+CaFileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--ca-file",
+        help="CA bundle to verify the server's TLS certificate (e.g. the OpenShift router CA). "
+        "Example: --ca-file router-ca.crt",
+        dir_okay=False,
+    ),
+]
+InsecureOpt = Annotated[
+    bool, typer.Option("--insecure", help="Do not verify the server's TLS certificate (prints a warning).")
+]
+AllowPartialOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-partial",
+        help="Accept responses carrying Thanos warnings (partial data); they are recorded in the manifest.",
+    ),
+]
+DedupOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--dedup/--no-dedup",
+        help="Send Thanos dedup=true/false (default: not sent, the querier's default).",
+    ),
+]
+ConcurrencyOpt = Annotated[
+    int,
+    typer.Option("--concurrency", min=1, max=32, help="Requests in flight at once. Example: --concurrency 4"),
+]
+TimeoutOpt = Annotated[
+    float,
+    typer.Option("--timeout", min=1, help="Seconds allowed for one request. Example: --timeout 60"),
+]
 
 
 def _fail(exc: OcqError) -> typer.Exit:
@@ -147,15 +202,43 @@ def _instant(option: str, text: str | None, default: datetime) -> datetime:
         raise ConfigError(f"{option}: {exc}") from None
 
 
+def http_options(
+    url: str,
+    token_env: str | None,
+    token_file: Path | None,
+    ca_file: Path | None,
+    insecure: bool,
+    allow_partial: bool,
+    dedup: bool | None,
+    concurrency: int,
+    timeout: float,
+) -> HttpOptions:
+    """HTTP options from the command line; OCQ_TOKEN is used when set and nothing else is said."""
+    if token_env is None and token_file is None and os.environ.get(DEFAULT_TOKEN_ENV, "").strip():
+        token_env = DEFAULT_TOKEN_ENV
+    if insecure:
+        err.print("warning: --insecure: the server's TLS certificate is not verified")
+    return HttpOptions(
+        base_url=url,
+        token_env=token_env,
+        token_file=token_file,
+        ca_file=ca_file,
+        insecure=insecure,
+        allow_partial=allow_partial,
+        dedup=dedup,
+        concurrency=concurrency,
+        request_timeout_s=timeout,
+    )
+
+
+def is_url(text: str | None) -> bool:
+    return bool(text) and str(text).startswith(("http://", "https://"))
+
+
 def make_source(text: str | None) -> Source:
-    """A source from the --source text: a URL (live server) or a replay folder."""
+    """A replay source from the --source text (default: the bundled demo event)."""
     if text is None:
         return ReplaySource(demo_dir())
-    if text.startswith(("http://", "https://")):
-        raise ConfigError(
-            f"--source {text.split('@')[-1]!r}: reading a live server needs the HTTP source; "
-            "record the event with 'ocq-batch fetch' first"
-        )
     return ReplaySource(Path(text))
 
 
@@ -171,8 +254,19 @@ def export(
     out_dir: OutOpt = Path("ocq-out"),
     store: StoreOpt = None,
     quiet: QuietOpt = False,
+    token_env: TokenEnvOpt = None,
+    token_file: TokenFileOpt = None,
+    ca_file: CaFileOpt = None,
+    insecure: InsecureOpt = False,
+    allow_partial: AllowPartialOpt = False,
+    dedup: DedupOpt = None,
+    concurrency: ConcurrencyOpt = 4,
+    timeout: TimeoutOpt = 60.0,
 ) -> None:
     """Score and rank the event over a window and write the archive.
+
+    With a URL as --source, the history is pulled from the server (and recorded in
+    <out>/replay, so an interrupted run resumes where it stopped).
 
     Example: ocq-batch export --from 2024-10-04T13:15:00Z --to 2024-10-04T15:45:00Z --out results/ocq2024
     """
@@ -180,9 +274,22 @@ def export(
 
     try:
         config, window = _resolve(config_path, env, model, top, start, end)
-        src = make_source(source)
         with progress_bar(not quiet) as bar:
-            result = run_export(config, window, src, out_dir, store=store, progress=bar)
+            if is_url(source):
+                opts = http_options(
+                    str(source),
+                    token_env,
+                    token_file,
+                    ca_file,
+                    insecure,
+                    allow_partial,
+                    dedup,
+                    concurrency,
+                    timeout,
+                )
+                result = run_export(config, window, None, out_dir, store=store, progress=bar, http=opts)
+            else:
+                result = run_export(config, window, make_source(source), out_dir, store=store, progress=bar)
     except OcqError as exc:
         raise _fail(exc) from None
     tz = zone(config.timezone)
@@ -202,6 +309,66 @@ def export(
     out.print(f"store:   {result.store}")
     if stats.warnings:
         err.print(f"warning: the source reported {len(stats.warnings)} warning(s); see manifest.json")
+
+
+@app.command()
+def fetch(
+    source: Annotated[
+        str,
+        typer.Option(
+            "--source",
+            help="Thanos Querier or Prometheus base URL. "
+            "Example: --source https://rbac-query-proxy-open-cluster-management-observability.apps.hub.example.com",
+        ),
+    ],
+    config_path: ConfigOpt = None,
+    start: FromOpt = None,
+    end: ToOpt = None,
+    out_dir: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            help="Replay folder to record into; re-running resumes it. Example: --out recordings/ocq2024",
+            file_okay=False,
+        ),
+    ] = Path("ocq-replay"),
+    quiet: QuietOpt = False,
+    token_env: TokenEnvOpt = None,
+    token_file: TokenFileOpt = None,
+    ca_file: CaFileOpt = None,
+    insecure: InsecureOpt = False,
+    allow_partial: AllowPartialOpt = False,
+    dedup: DedupOpt = None,
+    concurrency: ConcurrencyOpt = 4,
+    timeout: TimeoutOpt = 60.0,
+) -> None:
+    """Record every configured query over the window from a server, for replay and archiving.
+
+    Resumable: after an interruption, the same command fetches only the missing chunks.
+    Then: ocq-batch export --source <that folder>.
+
+    Example: ocq-batch fetch --source https://thanos.example.com --from 2024-10-04T13:00:00Z
+    --to 2024-10-04T16:00:00Z --out recordings/ocq2024
+    """
+    from ocq_batch.export import fetch as run_fetch
+
+    try:
+        if not is_url(source):
+            raise ConfigError(f"--source {source!r} is not an http(s) URL; fetch reads from a server")
+        config, window = _resolve(config_path, None, None, None, start, end)
+        opts = http_options(
+            source, token_env, token_file, ca_file, insecure, allow_partial, dedup, concurrency, timeout
+        )
+        with progress_bar(not quiet) as bar:
+            result = run_fetch(config, window, opts, out_dir, progress=bar)
+    except OcqError as exc:
+        raise _fail(exc) from None
+    out.print(
+        f"recorded {result.requests - result.already_recorded} chunk(s) from {result.label} "
+        f"into {result.folder} ({result.already_recorded} were already there; {result.requests} in all)"
+    )
+    for warning in result.warnings:
+        err.print(f"warning: {escape(warning)}", markup=False)
 
 
 @app.command()

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 import pandas as pd
 
 from ocq_batch.archive import (
+    REPLAY_DIR,
     STORE_NAME,
     check_out_folder,
     manifest,
@@ -23,8 +24,10 @@ from ocq_batch.archive import (
 )
 from ocq_batch.config import Config
 from ocq_batch.errors import EmptyResultError, WindowError
+from ocq_batch.http import HttpOptions, HttpSource, chunk_range
 from ocq_batch.pipeline import Window, run_pipeline
 from ocq_batch.queries import plan_queries
+from ocq_batch.replay import INDEX, ReplayWriter
 from ocq_batch.sources import Source
 from ocq_batch.store import Loader, LoadStats, open_store
 from ocq_batch.timeutil import iso
@@ -69,17 +72,28 @@ def check_window(config: Config, window: Window) -> None:
 def export(
     config: Config,
     window: Window,
-    source: Source,
+    source: Source | None,
     out: Path,
     store: Path | None = None,
     progress: Progress | None = None,
     lock: AbstractContextManager[Any] | None = None,
+    http: HttpOptions | None = None,
 ) -> ExportResult:
-    """Run the whole job; on any failure the previous archive (if any) is left untouched."""
+    """Run the whole job; on any failure the previous archive (if any) is left untouched.
+
+    ``source`` is a ready source (a replay folder), or None with ``http`` options: the
+    history is then pulled from the server and recorded in ``<out>/replay``, so that a
+    failed run resumes where it stopped and the archive can be replayed without it.
+    """
     progress = progress or _Quiet()
     check_window(config, window)
     specs = plan_queries(config)
     start, end = window.start.timestamp(), window.end.timestamp()
+    live: HttpSource | None = None
+    if source is None:
+        if http is None:
+            raise ValueError("export needs a source or http options")
+        source = live = HttpSource(http)
     n_requests = source.plan(specs, start, end, config.step_s)  # fails before anything is written
     out = out.resolve()
     recover(out)
@@ -89,8 +103,10 @@ def export(
     store_path = (store or out / STORE_NAME).resolve()
     staging: Path | None = None
     try:
-        with lock or nullcontext():
+        with lock or nullcontext(), live or nullcontext():
             store_path.parent.mkdir(parents=True, exist_ok=True)
+            if live is not None:
+                live.recorder = ReplayWriter(out / REPLAY_DIR, source=live.label)
             con = open_store(store_path)
             try:
                 loader = Loader(con, config.queries.user_label, config.queries.cluster_label)
@@ -122,6 +138,7 @@ def export(
                 "warnings": stats.warnings,
                 "participants": participants,
                 "excluded": excluded,
+                "recording": REPLAY_DIR if live is not None else None,
             }
             data = manifest(config, window, source.label, files, extra)
             write_manifest(staging, data)
@@ -130,11 +147,17 @@ def export(
     except BaseException:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
-        if created and out.exists():
+        # a fresh folder goes away, unless it holds recorded responses to resume from
+        if created and out.exists() and not _has_recording(out / REPLAY_DIR):
             shutil.rmtree(out, ignore_errors=True)
         raise
     final_store = out / STORE_NAME if store_inside else store_path
     return ExportResult(out, final_store, data, ranking, stats, window, config, participants, excluded)
+
+
+def _has_recording(folder: Path) -> bool:
+    index = folder / INDEX
+    return index.exists() and index.stat().st_size > 0
 
 
 def _participants(con: Any) -> tuple[int, list[str]]:
@@ -153,3 +176,40 @@ def _empty_message(window: Window, source: str, excluded: list[str]) -> str:
             "loosen the patterns"
         )
     return f"no participant series in {span} from {source}; check --from/--to and the [queries] templates"
+
+
+@dataclass
+class FetchResult:
+    """What a fetch recorded."""
+
+    folder: Path
+    requests: int
+    already_recorded: int
+    warnings: list[str]
+    label: str
+
+
+def fetch(
+    config: Config, window: Window, http: HttpOptions, folder: Path, progress: Progress | None = None
+) -> FetchResult:
+    """Record every configured query over ``window`` into a replay folder; resumable.
+
+    Chunks already in ``folder`` are not fetched again, so re-running after an
+    interruption fetches only what is missing.
+    """
+    progress = progress or _Quiet()
+    check_window(config, window)
+    specs = plan_queries(config)
+    start, end = window.start.timestamp(), window.end.timestamp()
+    with HttpSource(http) as source:
+        total = source.plan(specs, start, end, config.step_s)
+        writer = ReplayWriter(folder, source=source.label)
+        source.recorder = writer
+        chunks = [
+            (s.query, a, b) for s in specs for a, b in chunk_range(start, end, config.step_s, http.max_points)
+        ]
+        before = sum(writer.has(q, a, b, config.step_s) for q, a, b in chunks)
+        advance = progress.task("fetching chunks", total)
+        for _resp in source.responses(specs, start, end, config.step_s):
+            advance(1)
+        return FetchResult(folder, total, before, list(source.warnings), source.label)

@@ -540,11 +540,12 @@ class HttpSource:
                     assert reader is not None
                     body = reader.read(recorded[(slot.spec.query, slot.start, slot.end, step)])
                     warnings = self._check_replayed(body, slot.spec.query)
-                    origin = f"replay:{reader.folder}"
                 else:
                     body, warnings = slot.future.result()
                     self._record(slot, step, body)
-                    origin = self.label
+                # a chunk recorded by an interrupted run came from this same server:
+                # same origin, so a resumed run leaves the store exactly as an uninterrupted one
+                origin = self.label
                 queue.popleft()
                 self.warnings.extend(warnings)
                 if self.progress is not None:
