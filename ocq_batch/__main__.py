@@ -1,5 +1,5 @@
 """``python -m ocq_batch`` runs the command line."""
 
-from ocq_batch.cli import app
+from ocq_batch.cli import run
 
-app()
+run()

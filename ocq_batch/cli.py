@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -49,8 +53,13 @@ def main(
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
     ] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Log every HTTP request and retry to stderr.")
+    ] = False,
 ) -> None:
     """ocq-batch: the authoritative post-event ranking of an Open Code Quest."""
+    if verbose:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
 
 
 ConfigOpt = Annotated[
@@ -176,6 +185,26 @@ TimeoutOpt = Annotated[
 ]
 
 
+INTERRUPTED = "interrupted: nothing was published; run the same command again to resume"
+
+
+def run() -> None:
+    """Console entry point."""
+    app()
+
+
+@contextmanager
+def _guard() -> Iterator[None]:
+    """Map library errors to one line and exit 1; Ctrl-C to one line and exit 130."""
+    try:
+        yield
+    except OcqError as exc:
+        raise _fail(exc) from None
+    except KeyboardInterrupt:
+        err.print(INTERRUPTED)
+        raise typer.Exit(130) from None
+
+
 def _fail(exc: OcqError) -> typer.Exit:
     err.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False)
     return typer.Exit(1)
@@ -272,7 +301,7 @@ def export(
     """
     from ocq_batch.export import export as run_export
 
-    try:
+    with _guard():
         config, window = _resolve(config_path, env, model, top, start, end)
         with progress_bar(not quiet) as bar:
             if is_url(source):
@@ -290,8 +319,6 @@ def export(
                 result = run_export(config, window, None, out_dir, store=store, progress=bar, http=opts)
             else:
                 result = run_export(config, window, make_source(source), out_dir, store=store, progress=bar)
-    except OcqError as exc:
-        raise _fail(exc) from None
     tz = zone(config.timezone)
     if not quiet:
         title = (
@@ -352,7 +379,7 @@ def fetch(
     """
     from ocq_batch.export import fetch as run_fetch
 
-    try:
+    with _guard():
         if not is_url(source):
             raise ConfigError(f"--source {source!r} is not an http(s) URL; fetch reads from a server")
         config, window = _resolve(config_path, None, None, None, start, end)
@@ -361,8 +388,6 @@ def fetch(
         )
         with progress_bar(not quiet) as bar:
             result = run_fetch(config, window, opts, out_dir, progress=bar)
-    except OcqError as exc:
-        raise _fail(exc) from None
     out.print(
         f"recorded {result.requests - result.already_recorded} chunk(s) from {result.label} "
         f"into {result.folder} ({result.already_recorded} were already there; {result.requests} in all)"
@@ -403,7 +428,7 @@ def simulate(
     from ocq_batch.replay import HEADER
     from ocq_batch.simulate import SimParams, build_event, write_replay
 
-    try:
+    with _guard():
         config = load_config(config_path)
         try:
             step_s, collect_s = parse_duration(step), parse_duration(collect_interval)
@@ -429,8 +454,6 @@ def simulate(
         )
         event = build_event(params, config)
         files = write_replay(event, out_dir)
-    except OcqError as exc:
-        raise _fail(exc) from None
     out.print(f"wrote {files} responses for {len(event.truths)} users to {out_dir}")
     for case, users in sorted(event.cases.items()):
         out.print(f"  {case:<18} {', '.join(users)}")
@@ -444,10 +467,8 @@ def show_config(config_path: ConfigOpt = None) -> None:
     """
     import json
 
-    try:
+    with _guard():
         config = load_config(config_path)
-    except OcqError as exc:
-        raise _fail(exc) from None
     out.print(describe(config))
     out.print(f"window default: {iso(config.start)} to {iso(config.end)}; models: {', '.join(MODELS)}")
     out.print(json.dumps(config.as_dict(), indent=2))

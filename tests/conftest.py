@@ -23,6 +23,8 @@ from ocq_batch.sources import ReplaySource
 from ocq_batch.store import Loader, open_store
 from ocq_batch.timeutil import from_epoch
 
+pytest_plugins = ["promfixtures"]
+
 T0 = 1728047700  # 2024-10-04T13:15:00Z
 REPO = Path(__file__).resolve().parent.parent
 OUTPUT = Path(os.environ.get("OCQ_TEST_OUTPUT", REPO / "test-output"))
