@@ -197,7 +197,8 @@ def _plant(
     # a gap in the data around a completion (prod villain)
     gap = rest[2]
     at = gap.ready[("service", "villain", "prod", gap.clusters[0])][0][0]
-    gap.gaps.append((at - 4 * 60, at + 6 * 60))
+    # long enough to survive two 5-minute lookbacks (raw series, then the recorded rule)
+    gap.gaps.append((at - 5 * 60, at + 20 * 60))
     cases["gap"] = [gap.user]
     # villain before hero
     swap = rest[3]
