@@ -179,6 +179,28 @@ ConcurrencyOpt = Annotated[
     int,
     typer.Option("--concurrency", min=1, max=32, help="Requests in flight at once. Example: --concurrency 4"),
 ]
+RefetchOpt = Annotated[
+    bool,
+    typer.Option(
+        "--refetch",
+        help="Fetch every chunk again, even those already recorded and settled (chunks recorded "
+        "less than 15 minutes after their end are always fetched again).",
+    ),
+]
+BasicUserOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--basic-user", help="User for HTTP basic auth (instead of a token). Example: --basic-user jury"
+    ),
+]
+BasicPasswordEnvOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--basic-password-env",
+        help="Environment variable holding the basic-auth password. "
+        "Example: --basic-password-env OCQ_PASSWORD",
+    ),
+]
 TimeoutOpt = Annotated[
     float,
     typer.Option("--timeout", min=1, help="Seconds allowed for one request. Example: --timeout 60"),
@@ -241,9 +263,17 @@ def http_options(
     dedup: bool | None,
     concurrency: int,
     timeout: float,
+    refetch: bool = False,
+    basic_user: str | None = None,
+    basic_password_env: str | None = None,
 ) -> HttpOptions:
     """HTTP options from the command line; OCQ_TOKEN is used when set and nothing else is said."""
-    if token_env is None and token_file is None and os.environ.get(DEFAULT_TOKEN_ENV, "").strip():
+    if (
+        token_env is None
+        and token_file is None
+        and basic_user is None
+        and os.environ.get(DEFAULT_TOKEN_ENV, "").strip()
+    ):
         token_env = DEFAULT_TOKEN_ENV
     if insecure:
         err.print("warning: --insecure: the server's TLS certificate is not verified")
@@ -257,6 +287,9 @@ def http_options(
         dedup=dedup,
         concurrency=concurrency,
         request_timeout_s=timeout,
+        refetch=refetch,
+        basic_user=basic_user,
+        basic_password_env=basic_password_env,
     )
 
 
@@ -291,6 +324,9 @@ def export(
     dedup: DedupOpt = None,
     concurrency: ConcurrencyOpt = 4,
     timeout: TimeoutOpt = 60.0,
+    refetch: RefetchOpt = False,
+    basic_user: BasicUserOpt = None,
+    basic_password_env: BasicPasswordEnvOpt = None,
 ) -> None:
     """Score and rank the event over a window and write the archive.
 
@@ -315,6 +351,9 @@ def export(
                     dedup,
                     concurrency,
                     timeout,
+                    refetch,
+                    basic_user,
+                    basic_password_env,
                 )
                 result = run_export(config, window, None, out_dir, store=store, progress=bar, http=opts)
             else:
@@ -368,6 +407,9 @@ def fetch(
     dedup: DedupOpt = None,
     concurrency: ConcurrencyOpt = 4,
     timeout: TimeoutOpt = 60.0,
+    refetch: RefetchOpt = False,
+    basic_user: BasicUserOpt = None,
+    basic_password_env: BasicPasswordEnvOpt = None,
 ) -> None:
     """Record every configured query over the window from a server, for replay and archiving.
 
@@ -384,7 +426,18 @@ def fetch(
             raise ConfigError(f"--source {source!r} is not an http(s) URL; fetch reads from a server")
         config, window = _resolve(config_path, None, None, None, start, end)
         opts = http_options(
-            source, token_env, token_file, ca_file, insecure, allow_partial, dedup, concurrency, timeout
+            source,
+            token_env,
+            token_file,
+            ca_file,
+            insecure,
+            allow_partial,
+            dedup,
+            concurrency,
+            timeout,
+            refetch,
+            basic_user,
+            basic_password_env,
         )
         with progress_bar(not quiet) as bar:
             result = run_fetch(config, window, opts, out_dir, progress=bar)

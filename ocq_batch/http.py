@@ -72,6 +72,8 @@ class HttpOptions:
     backoff_base_s: float = 0.5
     backoff_max_s: float = 30.0
     max_points: int = 11000
+    refetch: bool = False
+    settle_s: float = 900.0
 
     def __repr__(self) -> str:
         return f"HttpOptions(base_url={redact_url(self.base_url)!r}, token_env={self.token_env!r})"
@@ -457,6 +459,19 @@ class PromClient:
         return _Transient(f"cannot connect to {self.label} ({text})")
 
 
+def _settled(entry: Entry, settle_s: float) -> bool:
+    """A recorded chunk is final when it was recorded ``settle_s`` after its end.
+
+    A chunk recorded while the event was still running (or before late data reached
+    the hub: collection interval plus lookback) is fetched again, never reused.
+    """
+    try:
+        at = datetime.fromisoformat(entry.recorded_at.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return False
+    return at >= entry.end + settle_s
+
+
 @dataclass
 class _Slot:
     spec: QuerySpec
@@ -519,7 +534,11 @@ class HttpSource:
         reader: ReplayReader | None = None
         if rec is not None and any(rec.has(s.query, a, b, step) for s, a, b in tasks):
             reader = ReplayReader(rec.folder)
-            recorded = {(e.query, e.start, e.end, e.step): e for e in reader.entries}
+            recorded = {
+                (e.query, e.start, e.end, e.step): e
+                for e in reader.entries
+                if not self.options.refetch and _settled(e, self.options.settle_s)
+            }
         cancel = threading.Event()
         window = max(1, self.options.concurrency) * 2  # bounds the bodies held in memory
         pool = ThreadPoolExecutor(max_workers=max(1, self.options.concurrency), thread_name_prefix="ocq-http")
@@ -561,7 +580,9 @@ class HttpSource:
 
     def _record(self, slot: _Slot, step: float, body: bytes) -> None:
         if self.recorder is not None and not slot.recorded:
-            self.recorder.add(slot.spec.query, slot.start, slot.end, step, body, key=slot.spec.key)
+            self.recorder.add(
+                slot.spec.query, slot.start, slot.end, step, body, key=slot.spec.key, replace=True
+            )
             slot.recorded = True
 
     def _check_replayed(self, body: bytes, query: str) -> list[str]:

@@ -65,11 +65,15 @@ class ReplayWriter:
                 header, json.dumps({"format": FORMAT, "version": VERSION, "source": source}).encode()
             )
         _repair_index(folder / INDEX)
-        self._known = {(e.query, e.start, e.end, e.step) for e in _read_index(folder)}
+        self._known = {(e.query, e.start, e.end, e.step): e for e in _read_index(folder)}
 
     def has(self, query: str, start: float, end: float, step: float) -> bool:
         """True when this exact request is already recorded."""
         return (query, start, end, step) in self._known
+
+    def entry(self, query: str, start: float, end: float, step: float) -> Entry | None:
+        """The latest recording of this exact request, if any."""
+        return self._known.get((query, start, end, step))
 
     def add(
         self,
@@ -80,28 +84,35 @@ class ReplayWriter:
         body: bytes,
         key: str = "",
         recorded_at: str | None = None,
+        replace: bool = False,
     ) -> Entry:
-        """Record one response body; idempotent for the same request."""
-        name = f"responses/{request_id(query, start, end, step)}.json.gz"
+        """Record one response body; idempotent for the same request.
+
+        With ``replace``, a newer answer to a request already recorded is added and
+        wins over the older one (the older file stays, its index line is shadowed).
+        """
+        sha = hashlib.sha256(body).hexdigest()
+        name = f"responses/{request_id(query, start, end, step)}-{sha[:12]}.json.gz"
         entry = Entry(
             query=query,
             start=start,
             end=end,
             step=step,
             file=name,
-            sha256=hashlib.sha256(body).hexdigest(),
+            sha256=sha,
             key=key,
             recorded_at=recorded_at or iso(datetime.now(UTC)),
         )
-        if self.has(query, start, end, step):
-            return entry
+        old = self.entry(query, start, end, step)
+        if old is not None and (not replace or old.sha256 == sha):
+            return old
         _atomic_write(self.folder / name, gzip.compress(body, compresslevel=9, mtime=0))
         line = json.dumps(entry.__dict__, sort_keys=True) + "\n"
         with open(self.folder / INDEX, "a", encoding="utf-8") as fh:
             fh.write(line)
             fh.flush()
             os.fsync(fh.fileno())
-        self._known.add((query, start, end, step))
+        self._known[(query, start, end, step)] = entry
         return entry
 
 
@@ -196,21 +207,24 @@ def _read_header(folder: Path) -> dict[str, object]:
 
 
 def _read_index(folder: Path) -> list[Entry]:
+    """Index entries, one per request: the latest recording of each."""
     path = folder / INDEX
     if not path.exists():
         return []
-    entries: list[Entry] = []
+    entries: dict[tuple[str, float, float, float], Entry] = {}
     with open(path, encoding="utf-8") as fh:
         for n, line in enumerate(fh, start=1):
             if not line.strip():
                 continue
             try:
-                entries.append(Entry(**json.loads(line)))
+                e = Entry(**json.loads(line))
+                entries.pop((e.query, e.start, e.end, e.step), None)  # a later recording wins
+                entries[(e.query, e.start, e.end, e.step)] = e
             except (ValueError, TypeError) as exc:
                 if not line.endswith("\n"):
                     break  # a line cut by an interrupted run: its response is simply missing
                 raise ReplayError(f"{path} line {n} is corrupt ({exc}); record the event again") from None
-    return entries
+    return list(entries.values())
 
 
 def _repair_index(path: Path) -> None:

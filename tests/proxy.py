@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -10,11 +11,20 @@ import httpx
 
 
 class StallingProxy:
-    """Forwards GET/POST to ``upstream``; after ``allow`` requests, new ones wait until released."""
+    """Forwards GET/POST to ``upstream``; after ``allow`` requests, new ones wait until released.
 
-    def __init__(self, upstream: str, allow: int | None = None) -> None:
+    ``fault(n)`` may answer request ``n`` itself (status, body) instead of forwarding it.
+    """
+
+    def __init__(
+        self,
+        upstream: str,
+        allow: int | None = None,
+        fault: Callable[[int], tuple[int, bytes] | None] | None = None,
+    ) -> None:
         self.upstream = upstream.rstrip("/")
         self.allow = allow
+        self.fault = fault  # request number -> (status, body) to answer instead of forwarding
         self.count = 0
         self.headers: list[dict[str, str]] = []
         self.release = threading.Event()
@@ -40,6 +50,15 @@ class StallingProxy:
                     proxy.release.wait(timeout=120)
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
+                injected = proxy.fault(n) if proxy.fault else None
+                if injected is not None:
+                    status, payload = injected
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                    return
                 headers = {k: v for k, v in self.headers.items() if k.lower() in ("content-type",)}
                 with httpx.Client(trust_env=False, timeout=60) as client:
                     r = client.request(method, proxy.upstream + self.path, content=body, headers=headers)

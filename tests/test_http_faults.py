@@ -456,3 +456,39 @@ def test_interrupted_fetch_resumes_with_only_the_missing_requests(tmp_path: Path
         (r.spec, r.start, r.end, r.body) for r in full
     ]
     assert recorded(folder) == recorded(tmp_path / "full")
+
+
+def test_unsettled_chunks_are_fetched_again(tmp_path: Path) -> None:
+    """A chunk recorded before its end had settled (event still running) is never reused."""
+    from ocq_batch.timeutil import from_epoch, iso
+
+    spec = QuerySpec("completion/hero/prod", "completion", "hero", "prod", "up")
+    start, end = 1_700_000_000.0, 1_700_000_000.0 + 600
+    folder = tmp_path / "rec"
+    writer = ReplayWriter(folder, BASE)
+    early = matrix_body([({"user": "a"}, [(start, 0.0)])])
+    writer.add("up", start, end, 60.0, early, key=spec.key, recorded_at=iso(from_epoch(end - 60)))
+    calls: list[int] = []
+    late = matrix_body([({"user": "a"}, [(start, 0.0), (end, 1.0)])])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        return httpx.Response(200, content=late)
+
+    opts = HttpOptions(BASE)
+    with HttpSource(opts, recorder=ReplayWriter(folder, BASE), transport=httpx.MockTransport(handler)) as src:
+        (resp,) = list(src.responses([spec], start, end, 60.0))
+    assert calls == [1] and resp.body == late
+    assert ReplayReader(folder).read(ReplayReader(folder).entries[0]) == late  # the newer answer wins
+    # now settled (recorded long after its end): reused without a request
+    with HttpSource(opts, recorder=ReplayWriter(folder, BASE), transport=httpx.MockTransport(handler)) as src:
+        list(src.responses([spec], start, end, 60.0))
+    assert calls == [1]
+    # --refetch fetches it all the same
+    with HttpSource(
+        HttpOptions(BASE, refetch=True),
+        recorder=ReplayWriter(folder, BASE),
+        transport=httpx.MockTransport(handler),
+    ) as src:
+        list(src.responses([spec], start, end, 60.0))
+    assert calls == [1, 1]
