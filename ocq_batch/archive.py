@@ -79,6 +79,17 @@ TABLES: dict[str, str] = {
         from ranking order by rank, last_completed_at nulls last, user
     """,
     "timeline": "select user, ts, score from timeline order by user, ts",
+    "robustness": """
+        select rank, user, score, score_min, score_max, in_top, separable_from_next
+        from robustness order by rank, user
+    """,
+    "audit": """
+        select severity, "check", user, exercise, env, cluster, evidence_at, evidence_until, value, message
+        from findings
+        order by case severity when 'error' then 0 when 'warning' then 1 else 2 end, user nulls first,
+                 "check", exercise, env, evidence_at, message
+    """,
+    "live_vs_batch": "select * from live_vs_batch order by batch_rank, user",
 }
 
 
@@ -231,3 +242,24 @@ def recover(out: Path) -> None:
 
 def write_manifest(folder: Path, data: dict[str, Any]) -> None:
     (folder / MANIFEST).write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def write_reports(
+    folder: Path,
+    config: Config,
+    window: Window,
+    ranking: Any,
+    timeline: Any,
+    audit: Any,
+    source: str,
+) -> dict[str, dict[str, Any]]:
+    """report.md and the self-contained report.html; returns their manifest entries."""
+    from ocq_batch.report import render_html, render_markdown
+
+    (folder / "report.md").write_text(render_markdown(config, window, ranking, audit), encoding="utf-8")
+    page = render_html(config, window, ranking, timeline, audit, source)
+    (folder / "report.html").write_text(page, encoding="utf-8")
+    return {
+        name: {"bytes": (folder / name).stat().st_size, "sha256": _sha256(folder / name)}
+        for name in ("report.md", "report.html")
+    }

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -377,6 +377,57 @@ def export(
         err.print(f"warning: the source reported {len(stats.warnings)} warning(s); see manifest.json")
 
 
+ArchiveOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--archive",
+        help="Audit an existing archive (the --out of an export) instead of pulling from a source; "
+        "its samples are re-scored with its own settings. Example: --archive results/ocq2024",
+        file_okay=False,
+    ),
+]
+EXIT_CODES = (
+    "Exit codes: 0 the top N is decided and clean; 3 an error finding touches the top N or the "
+    "prize cut-off is not decidable; 1 bad input or data; 2 usage error."
+)
+
+
+def _audited(
+    archive: Path | None,
+    config_path: Path | None,
+    start: str | None,
+    end: str | None,
+    source: str | None,
+    env: str | None,
+    model: str | None,
+    top: int | None,
+    out_dir: Path,
+    store: Path | None,
+    quiet: bool,
+    http: dict[str, Any],
+) -> tuple[Any, Config, Window, Any, str]:
+    """Run export (or reload an archive) and the audit; return (con, config, window, audit, where)."""
+    from ocq_batch.audit import run_audit
+    from ocq_batch.export import export as run_export
+    from ocq_batch.pipeline import run_pipeline
+    from ocq_batch.reload import load_archive
+    from ocq_batch.store import open_store
+
+    if archive is not None:
+        con, config, window, _manifest = load_archive(archive)
+        config = config.with_overrides(env=env, model=model, top=top)
+        run_pipeline(con, config, window)
+        return con, config, window, run_audit(con, config), str(archive)
+    config, window = _resolve(config_path, env, model, top, start, end)
+    with progress_bar(not quiet) as bar:
+        if is_url(source):
+            opts = http_options(str(source), **http)
+            result = run_export(config, window, None, out_dir, store=store, progress=bar, http=opts)
+        else:
+            result = run_export(config, window, make_source(source), out_dir, store=store, progress=bar)
+    return open_store(result.store, read_only=True), config, window, result.audit, str(result.out)
+
+
 @app.command()
 def fetch(
     source: Annotated[
@@ -473,13 +524,29 @@ def simulate(
     ] = True,
     config_path: ConfigOpt = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing replay folder.")] = False,
+    formats: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--format",
+            help="What to write, repeatable: 'replay' (a replay folder), 'openmetrics' (recorded.om: the "
+            "series every query returns, for promtool; a Prometheus over it answers without rules), "
+            "'kube-openmetrics' (raw.om: the kube-state-metrics series the live rules read). "
+            "Example: --format replay --format openmetrics",
+        ),
+    ] = None,
 ) -> None:
     """Write a deterministic synthetic event as a replay folder (the bundled demo is made this way).
 
+    Bodies and files are streamed, so large events (--participants 10000) fit in little memory.
+
     Example: ocq-batch simulate --out /tmp/ocq-sim --participants 74 --seed 2024
     """
+    from ocq_batch.openmetrics import write_openmetrics, write_recorded_openmetrics
     from ocq_batch.replay import HEADER
     from ocq_batch.simulate import SimParams, build_event, write_replay
+
+    kinds = formats or ["replay"]
+    writers = {"replay": "", "openmetrics": "recorded.om", "kube-openmetrics": "raw.om"}
 
     with _guard():
         config = load_config(config_path)
@@ -489,11 +556,15 @@ def simulate(
             raise ConfigError(str(exc)) from None
         if participants < 1 or clusters < 1 or hours <= 0 or step_s < 1:
             raise ConfigError("--participants, --clusters, --hours and --step must be positive")
+        unknown = sorted(set(kinds) - set(writers))
+        if unknown:
+            raise ConfigError(f"--format {unknown[0]!r} is unknown; use {', '.join(writers)}")
         if out_dir.exists() and any(out_dir.iterdir()):
             if not force:
                 raise ConfigError(f"--out {out_dir} is not empty; pass --force to replace it")
-            if not (out_dir / HEADER).exists():
-                raise ConfigError(f"--out {out_dir} is not a replay folder; refusing to replace it")
+            ours = {HEADER, "index.jsonl", "responses", *(name for name in writers.values() if name)}
+            if any(p.name not in ours for p in out_dir.iterdir()):
+                raise ConfigError(f"--out {out_dir} is not a folder simulate wrote; refusing to replace it")
             shutil.rmtree(out_dir)
         params = SimParams(
             seed=seed,
@@ -506,8 +577,15 @@ def simulate(
             start=config.start.timestamp() - 15 * 60,
         )
         event = build_event(params, config)
-        files = write_replay(event, out_dir)
-    out.print(f"wrote {files} responses for {len(event.truths)} users to {out_dir}")
+        done = []
+        for kind in dict.fromkeys(kinds):
+            if kind == "replay":
+                done.append(f"{write_replay(event, out_dir)} responses")
+            else:
+                path = out_dir / writers[kind]
+                write = write_recorded_openmetrics if kind == "openmetrics" else write_openmetrics
+                done.append(f"{write(event, path)} samples in {path.name}")
+    out.print(f"wrote {' and '.join(done)} for {len(event.truths)} users to {out_dir}")
     for case, users in sorted(event.cases.items()):
         out.print(f"  {case:<18} {', '.join(users)}")
 
@@ -526,3 +604,192 @@ def show_config(config_path: ConfigOpt = None) -> None:
     out.print(f"window default: {iso(config.start)} to {iso(config.end)}; models: {', '.join(MODELS)}")
     out.print(json.dumps(config.as_dict(), indent=2))
     out.print(f"digest: {config.digest()}")
+
+
+def _http_args(
+    token_env: str | None,
+    token_file: Path | None,
+    ca_file: Path | None,
+    insecure: bool,
+    allow_partial: bool,
+    dedup: bool | None,
+    concurrency: int,
+    timeout: float,
+    refetch: bool,
+    basic_user: str | None,
+    basic_password_env: str | None,
+) -> dict[str, Any]:
+    return {
+        "token_env": token_env,
+        "token_file": token_file,
+        "ca_file": ca_file,
+        "insecure": insecure,
+        "allow_partial": allow_partial,
+        "dedup": dedup,
+        "concurrency": concurrency,
+        "timeout": timeout,
+        "refetch": refetch,
+        "basic_user": basic_user,
+        "basic_password_env": basic_password_env,
+    }
+
+
+SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "dim"}
+
+
+@app.command()
+def audit(
+    archive: ArchiveOpt = None,
+    config_path: ConfigOpt = None,
+    start: FromOpt = None,
+    end: ToOpt = None,
+    source: SourceOpt = None,
+    env: EnvOpt = None,
+    model: ModelOpt = None,
+    top: TopOpt = None,
+    out_dir: OutOpt = Path("ocq-out"),
+    store: StoreOpt = None,
+    quiet: QuietOpt = False,
+    show_info: Annotated[bool, typer.Option("--info", help="Also list findings of severity info.")] = False,
+    token_env: TokenEnvOpt = None,
+    token_file: TokenFileOpt = None,
+    ca_file: CaFileOpt = None,
+    insecure: InsecureOpt = False,
+    allow_partial: AllowPartialOpt = False,
+    dedup: DedupOpt = None,
+    concurrency: ConcurrencyOpt = 4,
+    timeout: TimeoutOpt = 60.0,
+    refetch: RefetchOpt = False,
+    basic_user: BasicUserOpt = None,
+    basic_password_env: BasicPasswordEnvOpt = None,
+) -> None:
+    """Audit the result: findings per participant, live board vs batch, and whether the prize cut-off
+    is decidable at the data's resolution. Takes the options of export, or --archive.
+
+    Exit codes: 0 the top N is decided and clean; 3 an error finding touches the top N or the
+    prize cut-off is not decidable; 1 bad input or data; 2 usage error.
+
+    Example: ocq-batch audit --archive results/ocq2024
+    """
+    from ocq_batch.audit import summary_counts, verdict_exit_code
+
+    http = _http_args(
+        token_env,
+        token_file,
+        ca_file,
+        insecure,
+        allow_partial,
+        dedup,
+        concurrency,
+        timeout,
+        refetch,
+        basic_user,
+        basic_password_env,
+    )
+    with _guard():
+        con, _config, _window, result, where = _audited(
+            archive, config_path, start, end, source, env, model, top, out_dir, store, quiet, http
+        )
+        con.close()
+    findings = result.findings
+    shown = findings if show_info else findings[findings.severity != "info"]
+    for f in shown.itertuples():
+        who = " ".join(str(x) for x in (f.user, f.exercise, f.env) if isinstance(x, str))
+        out.print(
+            f"[{SEVERITY_STYLE[f.severity]}]{f.severity:<7}[/] {f.check:<24} {escape(who):<22} "
+            f"{escape(f.message)}",
+            markup=True,
+        )
+    counts = summary_counts(findings)
+    by_check = findings.groupby(["severity", "check"]).size()
+    out.print(
+        f"\n{counts['error']} error(s), {counts['warning']} warning(s), {counts['info']} note(s) in {where}: "
+        + ", ".join(f"{check} {n}" for (_sev, check), n in by_check.items())
+    )
+    differ = result.live[
+        result.live.live_in_top.notna() & (result.live.live_in_top != result.live.batch_in_top)
+    ]
+    if result.live.live_rank.isna().all():
+        out.print("live board: no live board series in the source")
+    elif differ.empty:
+        out.print("live board: same prize winners as the batch")
+    else:
+        for row in differ.itertuples():
+            side = "batch only" if row.batch_in_top else "live board only"
+            out.print(f"live board: {row.user} wins a prize under the {side} ({row.cause})")
+    style = "bold green" if result.clean else "bold red"
+    out.print(f"[{style}]verdict:[/] {escape(result.cutoff.sentence())}", markup=True)
+    raise typer.Exit(verdict_exit_code(result))
+
+
+@app.command()
+def verify(
+    top: Annotated[
+        int | None,
+        typer.Option("--top", help="How many win a prize (default: [scoring] top). Example: --top 30"),
+    ] = None,
+    archive: ArchiveOpt = None,
+    config_path: ConfigOpt = None,
+    start: FromOpt = None,
+    end: ToOpt = None,
+    source: SourceOpt = None,
+    env: EnvOpt = None,
+    model: ModelOpt = None,
+    out_dir: OutOpt = Path("ocq-out"),
+    store: StoreOpt = None,
+    quiet: QuietOpt = False,
+    token_env: TokenEnvOpt = None,
+    token_file: TokenFileOpt = None,
+    ca_file: CaFileOpt = None,
+    insecure: InsecureOpt = False,
+    allow_partial: AllowPartialOpt = False,
+    dedup: DedupOpt = None,
+    concurrency: ConcurrencyOpt = 4,
+    timeout: TimeoutOpt = 60.0,
+    refetch: RefetchOpt = False,
+    basic_user: BasicUserOpt = None,
+    basic_password_env: BasicPasswordEnvOpt = None,
+) -> None:
+    """Verify the prize winners: an evidence card per winner (completion times with their
+    uncertainty, clusters, components, findings) and a verdict.
+
+    Exit codes: 0 the top N is decided and clean; 3 an error finding touches the top N or the
+    prize cut-off is not decidable; 1 bad input or data; 2 usage error.
+
+    Example: ocq-batch verify --top 30 --archive results/ocq2024
+    """
+    from ocq_batch.audit import verdict_exit_code
+    from ocq_batch.verify import card_lines, evidence_cards
+
+    http = _http_args(
+        token_env,
+        token_file,
+        ca_file,
+        insecure,
+        allow_partial,
+        dedup,
+        concurrency,
+        timeout,
+        refetch,
+        basic_user,
+        basic_password_env,
+    )
+    with _guard():
+        con, config, _window, result, where = _audited(
+            archive, config_path, start, end, source, env, model, top, out_dir, store, quiet, http
+        )
+        cards = evidence_cards(con, config, result)
+        con.close()
+    for card in cards:
+        lines = card_lines(card, config)
+        style = {"error": "bold red", "warning": "yellow"}.get(card.worst, "bold green")
+        out.print(f"[{style}]{escape(lines[0])}[/]", markup=True)
+        for line in lines[1:]:
+            out.print(escape(line), markup=True)
+    style = "bold green" if result.clean else "bold red"
+    out.print(f"\n{len(cards)} winner(s) checked in {where}")
+    out.print(f"[{style}]verdict:[/] {escape(result.cutoff.sentence())}", markup=True)
+    errors = result.errors_touching_top()
+    if not errors.empty:
+        out.print(f"[bold red]{len(errors)} error finding(s) touch the top {config.top}[/]", markup=True)
+    raise typer.Exit(verdict_exit_code(result))

@@ -21,7 +21,9 @@ from ocq_batch.archive import (
     staging_for,
     write_files,
     write_manifest,
+    write_reports,
 )
+from ocq_batch.audit import AuditResult, run_audit, summary_counts
 from ocq_batch.config import Config
 from ocq_batch.errors import EmptyResultError, WindowError
 from ocq_batch.http import HttpOptions, HttpSource, chunk_range
@@ -59,6 +61,7 @@ class ExportResult:
     config: Config
     participants: int
     excluded: list[str]
+    audit: AuditResult
 
 
 def check_window(config: Config, window: Window) -> None:
@@ -121,10 +124,13 @@ def export(
                 participants, excluded = _participants(con)
                 if participants == 0:
                     raise EmptyResultError(_empty_message(window, source.label, excluded))
+                progress.task("auditing", None)
+                audit = run_audit(con, config)
                 staging = staging_for(out)
                 advance = progress.task("writing archive", 8)
                 files = write_files(con, staging, config, on_file=lambda _name: advance(1))
                 ranking = con.execute("select * from ranking order by rank, user").df()
+                timeline = con.execute("select * from timeline order by user, ts").df()
             finally:
                 con.close()
             extra = {
@@ -140,6 +146,13 @@ def export(
                 "excluded": excluded,
                 "recording": REPLAY_DIR if live is not None else None,
             }
+            extra["verdict"] = {
+                "clean": audit.clean,
+                "cutoff_decidable": audit.cutoff.decidable,
+                "summary": audit.cutoff.sentence(),
+                "findings": summary_counts(audit.findings),
+            }
+            files.update(write_reports(staging, config, window, ranking, timeline, audit, source.label))
             data = manifest(config, window, source.label, files, extra)
             write_manifest(staging, data)
             publish(staging, out, store_inside)
@@ -152,7 +165,7 @@ def export(
             shutil.rmtree(out, ignore_errors=True)
         raise
     final_store = out / STORE_NAME if store_inside else store_path
-    return ExportResult(out, final_store, data, ranking, stats, window, config, participants, excluded)
+    return ExportResult(out, final_store, data, ranking, stats, window, config, participants, excluded, audit)
 
 
 def _has_recording(folder: Path) -> bool:

@@ -33,6 +33,6 @@ def sql_text(name: str) -> str:
     return (sql_dir() / name).read_text(encoding="utf-8")
 
 
-def sql_steps() -> list[str]:
-    """The numbered transformation files in run order."""
-    return sorted(p.name for p in sql_dir().glob("[0-9][0-9]_*.sql"))
+def sql_steps(first: int = 1, last: int = 99) -> list[str]:
+    """The numbered transformation files in run order, from step ``first`` to ``last``."""
+    return sorted(p.name for p in sql_dir().glob("[0-9][0-9]_*.sql") if first <= int(p.name[:2]) <= last)

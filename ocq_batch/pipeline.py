@@ -16,7 +16,7 @@ from datetime import datetime
 import duckdb
 import pandas as pd
 
-from ocq_batch.config import Config
+from ocq_batch.config import SIGNALS, Config
 from ocq_batch.paths import sql_steps, sql_text
 
 PROJECTIONS = (
@@ -103,10 +103,30 @@ def write_exclusions(con: duckdb.DuckDBPyConnection, patterns: tuple[str, ...]) 
     con.unregister("frame")
 
 
-def run_pipeline(con: duckdb.DuckDBPyConnection, config: Config, window: Window) -> None:
-    """Rebuild every projection from the stored samples for ``config`` and ``window``."""
+LAST_SCORING_STEP = 7
+SIGNAL_STEPS = (2, 4)  # signal -> transitions -> completions
+ALT_TABLES = ("signal", "transitions", "completions")
+
+
+def run_pipeline(
+    con: duckdb.DuckDBPyConnection, config: Config, window: Window, alt_signal: bool = True
+) -> None:
+    """Rebuild every projection from the stored samples for ``config`` and ``window``.
+
+    With ``alt_signal``, the completion steps also run once with the other signal
+    (recorded vs components) into ``signal_alt``, ``transitions_alt`` and
+    ``completions_alt``, for the audit to compare; the scoring uses the configured one.
+    """
     write_params(con, config, window)
-    for step in sql_steps():
+    for step in sql_steps(1, LAST_SCORING_STEP):
+        if step.startswith(f"{SIGNAL_STEPS[0]:02d}_") and alt_signal:
+            other = next(s for s in SIGNALS if s != config.signal)
+            con.execute("update run_params set signal = ?", [other])
+            for alt in sql_steps(*SIGNAL_STEPS):
+                con.execute(sql_text(alt))
+            for table in ALT_TABLES:
+                con.execute(f"create or replace table {table}_alt as select * from {table}")  # ours
+            con.execute("update run_params set signal = ?", [config.signal])
         con.execute(sql_text(step))
         if step.startswith("01_"):
             write_exclusions(con, config.exclude_users)

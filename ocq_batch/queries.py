@@ -23,6 +23,7 @@ class QuerySpec:
     exercise: str | None
     env: str | None
     query: str
+    optional: bool = False  # the live board's series: audited when present, never required
 
 
 def _render(template: str, exercise: str | None, env: str | None) -> str:
@@ -48,6 +49,22 @@ def plan_queries(config: Config) -> list[QuerySpec]:
                     )
                 )
     specs.append(QuerySpec("participants/*/*", "participants", None, None, q.participants))
+    # the live board's two parts, per exercise, in the scoring environment only
+    for component, template in (
+        ("live_bonus", config.audit.live_bonus),
+        ("live_ramp", config.audit.live_ramp),
+    ):
+        for ex in config.exercises:
+            specs.append(
+                QuerySpec(
+                    key=f"{component}/{ex.name}/{config.env}",
+                    component=component,
+                    exercise=ex.name,
+                    env=config.env,
+                    query=_render(template, ex.name, config.env),
+                    optional=True,
+                )
+            )
     seen: dict[str, str] = {}
     for spec in specs:
         if spec.query in seen:

@@ -47,11 +47,16 @@ class ReplaySource:
         self.label = f"replay:{folder}"
 
     def plan(self, specs: Sequence[QuerySpec], start: float, end: float, step: float) -> int:
-        return sum(len(self.reader.entries_for(s.query, start, end, step)) for s in specs)
+        return sum(len(self.reader.entries_for(s.query, start, end, step)) for s in self._present(specs))
+
+    def _present(self, specs: Sequence[QuerySpec]) -> list[QuerySpec]:
+        """Required specs, and optional ones only when the replay recorded them."""
+        recorded = {e.query for e in self.reader.entries}
+        return [s for s in specs if not s.optional or s.query in recorded]
 
     def responses(
         self, specs: Sequence[QuerySpec], start: float, end: float, step: float
     ) -> Iterator[Response]:
-        for spec in specs:
+        for spec in self._present(specs):
             for entry, body in self.reader.iter_bodies(spec.query, start, end, step):
                 yield Response(spec, entry.start, entry.end, entry.step, body, self.label)

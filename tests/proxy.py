@@ -13,18 +13,18 @@ import httpx
 class StallingProxy:
     """Forwards GET/POST to ``upstream``; after ``allow`` requests, new ones wait until released.
 
-    ``fault(n)`` may answer request ``n`` itself (status, body) instead of forwarding it.
+    ``fault(n, body)`` may answer request ``n`` itself (status, body) instead of forwarding it.
     """
 
     def __init__(
         self,
         upstream: str,
         allow: int | None = None,
-        fault: Callable[[int], tuple[int, bytes] | None] | None = None,
+        fault: Callable[[int, bytes], tuple[int, bytes] | None] | None = None,
     ) -> None:
         self.upstream = upstream.rstrip("/")
         self.allow = allow
-        self.fault = fault  # request number -> (status, body) to answer instead of forwarding
+        self.fault = fault  # (request number, request body) -> (status, body) to answer instead
         self.count = 0
         self.headers: list[dict[str, str]] = []
         self.release = threading.Event()
@@ -50,7 +50,7 @@ class StallingProxy:
                     proxy.release.wait(timeout=120)
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
-                injected = proxy.fault(n) if proxy.fault else None
+                injected = proxy.fault(n, body or b"") if proxy.fault else None
                 if injected is not None:
                     status, payload = injected
                     self.send_response(status)

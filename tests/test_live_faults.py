@@ -42,7 +42,7 @@ def test_fault_mid_export_leaves_the_previous_archive(prometheus, tmp_path: Path
     assert first.returncode == 0, first.stderr
     before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file() and p.suffix != ".duckdb"}
     status, body, needles = FAULTS[name]
-    with StallingProxy(prometheus.url, fault=lambda n: (status, body) if n == 5 else None) as proxy:
+    with StallingProxy(prometheus.url, fault=lambda n, _req: (status, body) if n == 5 else None) as proxy:
         proc = run_cli(
             "export",
             "--refetch",
@@ -70,7 +70,9 @@ def test_fault_mid_export_leaves_the_previous_archive(prometheus, tmp_path: Path
 def test_allow_partial_records_the_warning_in_the_manifest(prometheus, tmp_path: Path) -> None:
     warning = b'{"status":"success","data":{"resultType":"matrix","result":[]},"warnings":["store down"]}'
     out = tmp_path / "out"
-    with StallingProxy(prometheus.url, fault=lambda n: (200, warning) if n == 28 else None) as proxy:
+    with StallingProxy(
+        prometheus.url, fault=lambda _n, req: (200, warning) if b"query=opencodequest_users&" in req else None
+    ) as proxy:
         proc = run_cli(
             "export",
             "-q",
@@ -92,7 +94,7 @@ def test_allow_partial_records_the_warning_in_the_manifest(prometheus, tmp_path:
 
 def test_fresh_folder_failing_before_any_response_leaves_nothing(prometheus, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    with StallingProxy(prometheus.url, fault=lambda n: (401, b"no")) as proxy:
+    with StallingProxy(prometheus.url, fault=lambda _n, _req: (401, b"no")) as proxy:
         proc = run_cli("export", "--source", proxy.url, "--out", str(out))
     assert proc.returncode == 1
     assert not out.exists()

@@ -1,0 +1,271 @@
+"""The jury's report: report.md and a self-contained report.html (no external assets).
+
+Charts are drawn with matplotlib into inline SVG, so the HTML works offline on the
+projector at the prize ceremony.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+from collections.abc import Iterable
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from ocq_batch.audit import AuditResult, summary_counts
+from ocq_batch.config import Config
+from ocq_batch.pipeline import Window
+from ocq_batch.timeutil import local, zone
+
+LEADERS = 10
+STYLE = """
+body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:2rem auto;max-width:1100px;
+color:#1b1f24}
+h1{font-size:1.8rem;margin-bottom:.2rem}h2{margin-top:2.2rem;border-bottom:2px solid #d0d7de}
+.verdict{padding:.8rem 1rem;border-radius:6px;font-size:1.15rem;font-weight:600}
+.ok{background:#dafbe1;border:1px solid #1a7f37}.bad{background:#ffebe9;border:1px solid #cf222e}
+table{border-collapse:collapse;width:100%;font-size:.95rem}th,td{padding:.25rem .5rem;text-align:left}
+tr:nth-child(even){background:#f6f8fa}td.num{text-align:right;font-variant-numeric:tabular-nums}
+tr.top td:first-child{font-weight:700}tr.cut td{border-bottom:3px solid #cf222e}
+.sev-error{color:#cf222e;font-weight:700}.sev-warning{color:#9a6700;font-weight:600}.sev-info{color:#57606a}
+.bar{position:relative;height:14px;background:#eaeef2;border-radius:3px;min-width:220px}
+.bar span{position:absolute;top:0;height:14px;background:#54aeff;border-radius:3px}
+.bar i{position:absolute;top:-2px;height:18px;width:2px;background:#0a3069}
+details{margin:.3rem 0}summary{cursor:pointer}small{color:#57606a}
+"""
+
+
+def _svg(fig: Any) -> str:
+    buf = io.StringIO()
+    # no date and fixed element ids: the same archive gives the same report, byte for byte
+    with plt.rc_context({"svg.hashsalt": "ocq-batch"}):
+        fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
+    plt.close(fig)
+    text = buf.getvalue()
+    return text[text.index("<svg") :]
+
+
+def timeline_chart(timeline: pd.DataFrame, ranking: pd.DataFrame, config: Config, window: Window) -> str:
+    """Points over time for the leaders, expected ends marked (inline SVG)."""
+    tz = zone(config.timezone)
+    leaders = list(ranking.sort_values(["rank", "user"]).user.head(LEADERS))
+    fig, ax = plt.subplots(figsize=(11, 5.5))
+    for user in leaders:
+        line = timeline[timeline.user == user].sort_values("ts")
+        ax.plot(line.ts.dt.tz_convert(tz), line.score, label=user, linewidth=2)
+    for ex in config.exercises:
+        at = pd.Timestamp(config.start).tz_convert(tz) + pd.Timedelta(seconds=ex.expected_s)
+        ax.axvline(at, color="#6e7781", linestyle="--", linewidth=1)
+        ax.annotate(f"{ex.name} expected", (at, 0), rotation=90, va="bottom", ha="right", fontsize=10)
+    ax.set_title(f"Points over time: the top {len(leaders)} ({config.model} model)", fontsize=15)
+    ax.set_xlabel(f"time ({config.timezone})", fontsize=12)
+    ax.set_ylabel("points", fontsize=12)
+    ax.legend(ncol=2, fontsize=10, loc="upper left")
+    ax.grid(alpha=0.3)
+    import matplotlib.dates as mdates
+
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M", tz=tz))
+    return _svg(fig)
+
+
+def live_chart(live: pd.DataFrame, top: int) -> str:
+    """Batch rank against live rank; the prize cut-off on both axes (inline SVG)."""
+    data = live.dropna(subset=["live_rank"])
+    fig, ax = plt.subplots(figsize=(6.5, 6.5))
+    if data.empty:
+        ax.text(0.5, 0.5, "no live board series in the source", ha="center", va="center", fontsize=13)
+        ax.set_axis_off()
+        return _svg(fig)
+    moved = data.batch_in_top != data.live_in_top
+    ax.scatter(
+        data.batch_rank[~moved], data.live_rank[~moved], s=28, color="#0969da", label="same prize status"
+    )
+    ax.scatter(data.batch_rank[moved], data.live_rank[moved], s=60, color="#cf222e", label="prize differs")
+    for row in data[moved].itertuples():
+        ax.annotate(
+            str(row.user),
+            (row.batch_rank, row.live_rank),
+            fontsize=10,
+            xytext=(4, 4),
+            textcoords="offset points",
+        )
+    edge = max(data.batch_rank.max(), data.live_rank.max()) + 1
+    ax.plot([1, edge], [1, edge], color="#8c959f", linewidth=1)
+    ax.axvline(top + 0.5, color="#cf222e", linestyle="--")
+    ax.axhline(top + 0.5, color="#cf222e", linestyle="--")
+    ax.set_xlabel("batch rank (authoritative)", fontsize=12)
+    ax.set_ylabel("live board rank", fontsize=12)
+    ax.set_title("Live board vs batch", fontsize=15)
+    ax.invert_xaxis()
+    ax.invert_yaxis()
+    ax.legend(fontsize=10)
+    return _svg(fig)
+
+
+def _esc(value: Any) -> str:
+    return html.escape("" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value))
+
+
+def _when(value: Any, config: Config) -> str:
+    if value is None or pd.isna(value):
+        return "-"
+    return local(value.to_pydatetime() if hasattr(value, "to_pydatetime") else value, zone(config.timezone))
+
+
+def _score_bar(row: Any, lo: float, hi: float) -> str:
+    span = max(hi - lo, 1e-9)
+    top = row.score_max if row.score_max != float("inf") else hi
+    left = (row.score_min - lo) / span * 100
+    width = max((min(top, hi) - row.score_min) / span * 100, 0.6)
+    return (
+        f'<div class="bar"><span style="left:{left:.2f}%;width:{width:.2f}%"></span>'
+        f'<i style="left:{left:.2f}%"></i></div>'
+    )
+
+
+def render_html(
+    config: Config,
+    window: Window,
+    ranking: pd.DataFrame,
+    timeline: pd.DataFrame,
+    result: AuditResult,
+    source: str,
+) -> str:
+    """The whole report as one self-contained HTML page."""
+    rob = result.robustness
+    finite_max = rob.score_max[rob.score_max != float("inf")]
+    lo = float(rob.score_min.min()) if len(rob) else 0.0
+    hi = float(max(finite_max.max() if len(finite_max) else 0.0, rob.score_min.max() if len(rob) else 1.0))
+    ok = result.clean
+    counts = summary_counts(result.findings)
+    rows = []
+    merged = ranking.merge(rob[["user", "score_min", "score_max"]], on="user")
+    for i, row in enumerate(merged.itertuples()):
+        last_in = row.in_top and (i + 1 == len(merged) or not merged.iloc[i + 1].in_top)
+        cls = " ".join(c for c in ("top" if row.in_top else "", "cut" if last_in else "") if c)
+        rows.append(
+            f'<tr class="{cls}"><td>{"★" if row.in_top else ""}</td><td class="num">{row.rank}</td>'
+            f"<td>{_esc(row.user)}</td><td class=num>{row.score:.1f}</td>"
+            f"<td>{_score_bar(row, lo, hi)}<small>{row.score_min:.1f} – "
+            f"{'∞' if row.score_max == float('inf') else f'{row.score_max:.1f}'}</small></td>"
+            f"<td class=num>{row.exercises_completed}</td>"
+            f"<td>{_when(row.last_completed_at, config)}</td></tr>"
+        )
+    live_rows = []
+    for row in result.live.itertuples():
+        if row.live_rank is None or pd.isna(row.live_rank):
+            continue
+        flag = "⚠" if bool(row.batch_in_top) != bool(row.live_in_top) else ""
+        live_rows.append(
+            f"<tr><td>{flag}</td><td>{_esc(row.user)}</td><td class=num>{row.batch_rank}</td>"
+            f"<td class=num>{row.batch_score:.1f}</td><td class=num>{int(row.live_rank)}</td>"
+            f"<td class=num>{row.live_score_raw:.1f}</td><td class=num>{row.live_normalised:.1f}</td>"
+            f"<td>{_esc(row.cause)}</td></tr>"
+        )
+    by_user = []
+    findings = result.findings
+    for user, group in _grouped(findings):
+        worst = group.severity.iloc[0]
+        items = "".join(
+            f'<li><span class="sev-{_esc(f.severity)}">{_esc(f.severity)}</span> '
+            f"<code>{_esc(f.check)}</code> {_esc(f.message)}</li>"
+            for f in group.itertuples()
+        )
+        by_user.append(
+            f"<details{' open' if worst == 'error' else ''}><summary><b>{_esc(user)}</b> "
+            f'<span class="sev-{worst}">{len(group)} finding(s), worst: {worst}</span></summary>'
+            f"<ul>{items}</ul>"
+            "</details>"
+        )
+    tz = zone(config.timezone)
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{_esc(config.name)} — ocq-batch report</title>
+<style>{STYLE}</style></head><body>
+<h1>{_esc(config.name)}: final ranking</h1>
+<p>Scoring env <b>{_esc(config.env)}</b>, model <b>{_esc(config.model)}</b>, window
+{_esc(local(window.start, tz))} to {_esc(local(window.end, tz))}; top {config.top} win a prize.
+Source: <code>{_esc(source)}</code>.</p>
+<p class="verdict {"ok" if ok else "bad"}">{"✔" if ok else "✘"} {_esc(result.cutoff.sentence())}.
+{counts["error"]} error(s), {counts["warning"]} warning(s), {counts["info"]} note(s).</p>
+<h2>Ranking</h2>
+<p><small>The bar shows the interval each final score can lie in at the data's resolution
+(completion between the previous sample, or one collection interval earlier, and the first sample at 1).
+The red line is the prize cut-off.</small></p>
+<table id="ranking"><thead><tr><th></th><th>rank</th><th>user</th><th>score</th><th>uncertainty</th>
+<th>done</th><th>last completion</th></tr></thead><tbody>
+{"".join(rows)}
+</tbody></table>
+<h2>Points over time</h2>
+{timeline_chart(timeline, ranking, config, window)}
+<h2>Live board vs batch</h2>
+{live_chart(result.live, config.top)}
+<table><thead><tr><th></th><th>user</th><th>batch rank</th><th>batch score</th><th>live rank</th>
+<th>live points</th><th>live, normalised</th><th>likely cause</th></tr></thead><tbody>
+{"".join(live_rows) or "<tr><td colspan=8>no live board series in the source</td></tr>"}
+</tbody></table>
+<h2>Findings by participant</h2>
+{"".join(by_user) or "<p>No findings.</p>"}
+</body></html>
+"""
+
+
+def _grouped(findings: pd.DataFrame) -> Iterable[tuple[str, pd.DataFrame]]:
+    order = {"error": 0, "warning": 1, "info": 2}
+    f = findings.assign(_sev=findings.severity.map(order), _user=findings.user.fillna("(whole event)"))
+    worst = f.groupby("_user")._sev.min().sort_values(kind="stable")
+    for user in sorted(worst.index, key=lambda u: (worst[u], u != "(whole event)", u)):
+        yield user, f[f._user == user].sort_values(["_sev", "check"], kind="stable")
+
+
+def render_markdown(config: Config, window: Window, ranking: pd.DataFrame, result: AuditResult) -> str:
+    """The same report as Markdown: verdict, ranking with intervals, live differences, findings."""
+    tz = zone(config.timezone)
+    counts = summary_counts(result.findings)
+    lines = [
+        f"# {config.name}: final ranking",
+        "",
+        f"Scoring env {config.env}, model {config.model}, window {local(window.start, tz)} to "
+        f"{local(window.end, tz)}, top {config.top}.",
+        "",
+        f"**{'OK' if result.clean else 'NOT DECIDED'}**: {result.cutoff.sentence()}. "
+        f"{counts['error']} error(s), {counts['warning']} warning(s), {counts['info']} note(s).",
+        "",
+        "## Ranking",
+        "",
+        "| | rank | user | score | possible range | done | last completion |",
+        "|---|---:|---|---:|---|---:|---|",
+    ]
+    merged = ranking.merge(result.robustness[["user", "score_min", "score_max"]], on="user")
+    for row in merged.itertuples():
+        top = "★" if row.in_top else ""
+        hi = "∞" if row.score_max == float("inf") else f"{row.score_max:.1f}"
+        lines.append(
+            f"| {top} | {row.rank} | {row.user} | {row.score:.1f} | {row.score_min:.1f} – {hi} | "
+            f"{row.exercises_completed} | {_when(row.last_completed_at, config)} |"
+        )
+    differ = result.live[
+        (result.live.live_in_top.notna()) & (result.live.live_in_top != result.live.batch_in_top)
+    ]
+    lines += ["", "## Live board vs batch", ""]
+    if result.live.live_rank.isna().all():
+        lines.append("No live board series in the source.")
+    elif differ.empty:
+        lines.append("The live board and the batch give the same prize winners.")
+    else:
+        for row in differ.itertuples():
+            side = "batch only" if row.batch_in_top else "live board only"
+            lines.append(
+                f"- **{row.user}** wins under the {side} (batch rank {row.batch_rank}, live rank "
+                f"{int(row.live_rank)}); cause: {row.cause}"
+            )
+    lines += ["", "## Findings by participant", ""]
+    for user, group in _grouped(result.findings):
+        lines.append(f"### {user}")
+        lines += [f"- {f.severity} `{f.check}`: {f.message}" for f in group.itertuples()]
+        lines.append("")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,58 @@
+-- robustness: one row per ranked participant: the interval the final score can lie in.
+-- A completion happened in (earliest_at, completed_at], where earliest_at is the sample
+-- before it or, when the hub only learnt component values every collect_interval, that
+-- much earlier (whichever is earlier). Score decreases as completion moves later, so
+-- score_min = the score (completions at completed_at) and score_max = every completion at
+-- earliest_at. A completion already at 1 when the window opened has no lower bound:
+-- score_max is +inf. Invariants: score_min = ranking.score; score_min <= score_max.
+create or replace table robustness as
+with p as (
+    select r.*, a.collect_interval_s from run_params as r cross join audit_params as a
+),
+bounds as (
+    select
+        s.user, s.exercise, s.points, s.completed_at, s.completed_after,
+        e.base, e.expected_s, e.penalty, p.tick_s, p.accel_rate, p.model,
+        (epoch_us(p.to_ts) - epoch_us(p.t0)) / 1e6 as to_s,
+        case
+            when s.completed_at is null then null
+            when s.completed_after is null then null
+            else least(
+                (epoch_us(s.completed_after) - epoch_us(p.t0)) / 1e6,
+                (epoch_us(s.completed_at) - epoch_us(p.t0)) / 1e6 - p.collect_interval_s
+            )
+        end as earliest_s
+    from scores as s
+    join exercise_params as e using (exercise)
+    cross join p
+    where s.model = p.model
+),
+per_exercise as (
+    select
+        user, exercise, points, completed_at,
+        case
+            when completed_at is null then points
+            when earliest_s is null then 'inf'::double
+            when model = 'continuous' then
+                base + penalty * (expected_s - earliest_s) / tick_s + accel_rate * (to_s - earliest_s) / tick_s
+            else
+                base + penalty * (expected_s / tick_s - floor(earliest_s / tick_s))
+                + accel_rate * (floor(to_s / tick_s) - floor(earliest_s / tick_s))
+        end as points_max
+    from bounds
+),
+per_user as (
+    select user, sum(points) as score_min, sum(points_max) as score_max
+    from per_exercise
+    group by user
+)
+select
+    r.rank, r.user, r.score, u.score_min, u.score_max, r.in_top,
+    -- strictly above every later participant's best case: the order with the next one is certain
+    u.score_min > max(u.score_max) over (
+        order by r.rank, r.last_completed_at nulls last, r.user
+        rows between 1 following and 1 following
+    ) as separable_from_next
+from ranking as r
+join per_user as u using (user)
+order by r.rank, r.last_completed_at nulls last, r.user
