@@ -49,6 +49,20 @@ class Queries:
 
 
 @dataclass(frozen=True)
+class Audit:
+    """How the audit reads the live board and judges the data's resolution."""
+
+    # per-exercise PromQL templates of the live board's two parts (summed over exercises)
+    live_bonus: str = "opencodequest_leaderboard_{exercise}_lifetime_bonus:{env}"
+    live_ramp: str = "sum_over_time(opencodequest_leaderboard_{exercise}:{env}[1h])"
+    eval_interval_s: float = 30.0  # the ruler's evaluation interval: one live ramp point per evaluation
+    bonus_repeats: float = 3.0  # evaluations in which the live one-time bonus fires (increase[2m] at 30s)
+    live_window_s: float = 3600.0  # the live board's sum_over_time window
+    collect_interval_s: float = 300.0  # how often component values reached the hub: uncertainty floor
+    fast_factor: float = 0.5  # faster than this fraction of the field's median duration: suspicious
+
+
+@dataclass(frozen=True)
 class Config:
     """The resolved configuration of one event."""
 
@@ -71,6 +85,7 @@ class Config:
         Exercise("fight", 29.0, 130 * 60.0, 1.0, ("service", "pipeline")),
     )
     queries: Queries = field(default_factory=Queries)
+    audit: Audit = field(default_factory=Audit)
     origin: str = "built-in Open Code Quest 2024 configuration"
 
     def as_dict(self) -> dict[str, Any]:
@@ -107,6 +122,15 @@ _KEYS: dict[str, set[str]] = {
     "event": {"name", "start", "end", "timezone", "envs", "exclude_users"},
     "scoring": {"env", "model", "signal", "tick", "accelerator", "top"},
     "source": {"step"},
+    "audit": {
+        "live_bonus",
+        "live_ramp",
+        "eval_interval",
+        "bonus_repeats",
+        "live_window",
+        "collect_interval",
+        "fast_factor",
+    },
     "queries": {
         "completion",
         "service",
@@ -285,6 +309,27 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
     if qchanges:
         changes["queries"] = replace(DEFAULT.queries, **qchanges)
 
+    au = _Reader(path, "audit", raw.get("audit", {}))
+    _check_unknown(path, "[audit] ", au.data, _KEYS["audit"])
+    achanges: dict[str, Any] = {}
+    for key in ("live_bonus", "live_ramp"):
+        if au.has(key):
+            achanges[key] = au.string(key)
+            for name in _PLACEHOLDERS.findall(achanges[key]):
+                if name not in ("exercise", "env"):
+                    raise au.fail(key, f"unknown placeholder {{{name}}}; use {{exercise}} or {{env}}")
+    for key in ("eval_interval", "live_window", "collect_interval"):
+        if au.has(key):
+            achanges[f"{key}_s"] = au.duration(key)
+    if au.has("eval_interval") and achanges["eval_interval_s"] <= 0:
+        raise au.fail("eval_interval", "must be longer than 0s")
+    if au.has("bonus_repeats"):
+        achanges["bonus_repeats"] = au.number("bonus_repeats", minimum=1)
+    if au.has("fast_factor"):
+        achanges["fast_factor"] = au.number("fast_factor", minimum=0)
+    if achanges:
+        changes["audit"] = replace(DEFAULT.audit, **achanges)
+
     changes["exercises"] = _exercises(path, raw.get("exercises"))
     config = replace(DEFAULT, **changes)
     if config.end <= config.start:
@@ -331,3 +376,54 @@ def describe(config: Config) -> str:
         f"{config.name}: env {config.env}, model {config.model}, tick {format_duration(config.tick_s)}, "
         f"accelerator {config.accelerator:g}, top {config.top}; {ex}"
     )
+
+
+def config_from_settings(settings: dict[str, Any], origin: str = "archive manifest") -> Config:
+    """Rebuild a :class:`Config` from :meth:`Config.as_dict` (a manifest's ``config.settings``).
+
+    Keys missing from ``settings`` keep their defaults (an archive written before a
+    setting existed); an unknown key raises ConfigError naming it. The result has
+    the same :meth:`Config.digest` as the config that wrote the settings.
+    """
+    return replace(_from_dict(Config, settings, "settings"), origin=origin)
+
+
+def _from_dict(cls: Any, data: Any, where: str) -> Any:
+    """One dataclass from its ``asdict`` form, field by field."""
+    from dataclasses import fields  # local: this block is appended to the module
+    from typing import get_type_hints
+
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a table of settings, got {data!r}")
+    hints = get_type_hints(cls)
+    names = {f.name for f in fields(cls)} - {"origin"}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown setting {unknown[0]!r}; it was written by another ocq-batch version, "
+            "open it with that version"
+        )
+    return cls(**{k: _coerce(hints[k], v, f"{where}.{k}") for k, v in data.items()})
+
+
+def _coerce(hint: Any, value: Any, where: str) -> Any:
+    """Turn one JSON value back into the type of its dataclass field."""
+    from dataclasses import is_dataclass
+    from typing import get_args, get_origin
+
+    accepted: dict[Any, tuple[type, ...]] = {float: (int, float), int: (int,), str: (str,)}
+    try:
+        if hint is datetime:
+            return parse_instant(value)
+        if is_dataclass(hint):
+            return _from_dict(hint, value, where)
+        if get_origin(hint) is tuple:
+            item = get_args(hint)[0]
+            return tuple(_coerce(item, v, f"{where}[{i}]") for i, v in enumerate(value))
+        if hint in accepted:
+            if isinstance(value, bool) or not isinstance(value, accepted[hint]):
+                raise TypeError(f"expected {hint.__name__}")
+            return hint(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: {value!r} cannot be read back ({exc})") from None
+    return value
