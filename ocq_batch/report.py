@@ -120,7 +120,7 @@ def _when(value: Any, config: Config) -> str:
 def _score_bar(row: Any, lo: float, hi: float) -> str:
     span = max(hi - lo, 1e-9)
     top = row.score_max if row.score_max != float("inf") else hi
-    left = (row.score_min - lo) / span * 100
+    left = max((row.score_min - lo) / span * 100, 0.0)
     width = max((min(top, hi) - row.score_min) / span * 100, 0.6)
     return (
         f'<div class="bar"><span style="left:{left:.2f}%;width:{width:.2f}%"></span>'
@@ -139,7 +139,8 @@ def render_html(
     """The whole report as one self-contained HTML page."""
     rob = result.robustness
     finite_max = rob.score_max[rob.score_max != float("inf")]
-    lo = float(rob.score_min.min()) if len(rob) else 0.0
+    scored = rob.score_min[rob.score_min > 0]
+    lo = max(float(scored.min()) - 2.0, 0.0) if len(scored) else 0.0  # zero scores would squash the bars
     hi = float(max(finite_max.max() if len(finite_max) else 0.0, rob.score_min.max() if len(rob) else 1.0))
     ok = result.clean
     counts = summary_counts(result.findings)

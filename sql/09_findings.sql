@@ -211,8 +211,16 @@ disagree as (
         || coalesce('complete at ' || hms(x.alt_at), 'never complete') as message
     from pairs as x cross join p
     where x.user in (select user from participants)
-      and (x.main_at is null or x.alt_at is null
-           or abs(epoch(x.main_at) - epoch(x.alt_at)) > p.eval_interval_s + p.step_s)
+      and (
+          abs(epoch(x.main_at) - epoch(x.alt_at)) > p.eval_interval_s + p.step_s
+          -- "never complete" only counts when that signal has data at all (else it is a gap)
+          or (x.main_at is null and exists (
+                select 1 from signal as g where g.user = x.user and g.exercise = x.exercise
+                and g.env = x.env and g.cluster is not distinct from x.cluster))
+          or (x.alt_at is null and exists (
+                select 1 from signal_alt as g where g.user = x.user and g.exercise = x.exercise
+                and g.env = x.env and g.cluster is not distinct from x.cluster))
+      )
 ),
 -- 9. excluded accounts, participants with no completion, suspiciously fast completions
 excluded as (
