@@ -184,3 +184,39 @@ def test_partial_response_makes_audit_exit_3(prometheus, tmp_path: Path) -> None
         )
     assert proc.returncode == 3
     assert "partial_response" in proc.stdout and "store down" in proc.stdout
+
+
+def test_fast_completion_and_lagging_rule_on_a_real_server(prometheus_for, tmp_path: Path) -> None:
+    """A participant done in minutes, and a completion rule that lags its components by 10 minutes."""
+    from ocq_batch.bench import rules_yaml
+
+    params = SimParams(participants=10, test_accounts=0, awkward=False, collect_s=0, start=T0 - 900, seed=5)
+    event = build_event(params, DEFAULT)
+    speedy = event.truths[3]
+    first_dev = min(
+        t
+        for (comp, ex, env, _c), ch in speedy.ready.items()
+        if comp == "service" and ex == "hero" and env == "dev"
+        for t, _ in ch
+    )
+    shift = first_dev - (T0 + 9 * 60)  # hero done in dev 9 minutes after the start
+    speedy.ready = {k: [(t - shift, v) for t, v in ch] for k, ch in speedy.ready.items()}
+    rules = tmp_path / "lagging.rules.yml"
+    text = rules_yaml(DEFAULT)
+    lagged = text.replace(
+        "(opencodequest_hero_quarkus_pod:prod + opencodequest_hero_db_pod:prod + opencodequest_hero_pipeline)",
+        "(opencodequest_hero_quarkus_pod:prod offset 10m + opencodequest_hero_db_pod:prod offset 10m"
+        " + opencodequest_hero_pipeline offset 10m)",
+    )
+    assert lagged != text
+    rules.write_text(lagged)
+    server = prometheus_for(event, rules=rules)
+    out = tmp_path / "out"
+    proc = run_cli("audit", "--source", server.url, "--from", FROM, "--to", TO, "--out", str(out))
+    assert proc.returncode in (0, 3), proc.stderr
+    f = findings(out)
+    fast = f[f["check"] == "fast_completion"]
+    assert set(fast.user) == {speedy.user} and "hero" in set(fast.exercise)
+    lag = f[f["check"] == "signal_disagreement"]
+    assert not lag.empty and set(lag.exercise) == {"hero"} and set(lag.env) == {"prod"}
+    assert lag.value.abs().between(9 * 60, 11 * 60).all()  # the recorded series lags by 10 minutes
