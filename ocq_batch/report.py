@@ -43,7 +43,7 @@ details{margin:.3rem 0}summary{cursor:pointer}small{color:#57606a}
 def _svg(fig: Any) -> str:
     buf = io.StringIO()
     # no date and fixed element ids: the same archive gives the same report, byte for byte
-    with plt.rc_context({"svg.hashsalt": "ocq-batch"}):
+    with plt.rc_context({"svg.hashsalt": "ocq-batch", "svg.fonttype": "none"}):  # text stays text
         fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
     plt.close(fig)
     text = buf.getvalue()
@@ -218,9 +218,10 @@ The red line is the prize cut-off.</small></p>
 def _grouped(findings: pd.DataFrame) -> Iterable[tuple[str, pd.DataFrame]]:
     order = {"error": 0, "warning": 1, "info": 2}
     f = findings.assign(_sev=findings.severity.map(order), _user=findings.user.fillna("(whole event)"))
-    worst = f.groupby("_user")._sev.min().sort_values(kind="stable")
-    for user in sorted(worst.index, key=lambda u: (worst[u], u != "(whole event)", u)):
-        yield user, f[f._user == user].sort_values(["_sev", "check"], kind="stable")
+    groups = {str(user): g.sort_values(["_sev", "check"], kind="stable") for user, g in f.groupby("_user")}
+    worst = {user: int(g._sev.min()) for user, g in groups.items()}
+    for user in sorted(groups, key=lambda u: (worst[u], u != "(whole event)", u)):
+        yield user, groups[user]
 
 
 def render_markdown(config: Config, window: Window, ranking: pd.DataFrame, result: AuditResult) -> str:
