@@ -8,11 +8,11 @@ create or replace table signal as
 with p as (
     select * from run_params
 ),
+-- the signal is chosen before any work: the branch not configured reads no sample
 numeric_samples as (
-    select s.user, s.exercise, e.env, s.cluster, s.component, x.ts, x.value
+    select s.user, s.exercise, s.env, s.cluster, s.component, x.ts, x.value
     from samples as x
     join series as s using (series_id)
-    join env_params as e on s.env = e.env or s.env is null
     cross join p
     where s.user is not null
       and s.exercise is not null
@@ -20,17 +20,29 @@ numeric_samples as (
       and x.value is not null
       and not isnan(x.value)
       and not isinf(x.value)
+      and (s.component = 'completion') = (p.signal = 'recorded')
+),
+-- series without env count for every environment (an equi-join plus a cross join, not an OR join)
+with_env as (
+    select n.user, n.exercise, n.env, n.cluster, n.component, n.ts, n.value
+    from numeric_samples as n
+    join env_params as e on e.env = n.env
+    union all
+    select n.user, n.exercise, e.env, n.cluster, n.component, n.ts, n.value
+    from numeric_samples as n
+    cross join env_params as e
+    where n.env is null
 ),
 recorded as (
     select user, exercise, env, cluster, ts, (value >= 0.5)::integer as state
-    from numeric_samples
+    from with_env
     where component = 'completion'
 ),
 components as (
     select n.user, n.exercise, n.env, n.cluster, n.ts,
            min((n.value >= 0.5)::integer) as state,
            count(distinct n.component) as n_components
-    from numeric_samples as n
+    from with_env as n
     join exercise_components as c on c.exercise = n.exercise and c.component = n.component
     group by n.user, n.exercise, n.env, n.cluster, n.ts
 ),

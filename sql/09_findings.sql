@@ -187,7 +187,9 @@ evidence as (
         exercise || '/' || env || ' completed at ' || hms(completed_at) || ': '
         || string_agg(component || ' ' || coalesce('ready at ' || hms(ready_at), 'not seen ready'), ', '
                       order by component)
-        || coalesce('; ' || arg_max(component, ready_at) || ' came last', '') as message
+        -- ties (e.g. two components ready at the window start) resolve by name: same input, same sentence
+        || coalesce('; ' || (list(component order by ready_at desc, component) filter (where ready_at is not null))[1] || ' came last', '')
+        as message
     from ready
     group by user, exercise, env, cluster, completed_at
 ),

@@ -28,10 +28,11 @@ per_cluster as (
 ),
 live as (
     -- a user on two clusters had two bars: the board's best one is what people saw
-    select user, arg_max(bonus, coalesce(bonus, 0) + coalesce(ramp, 0)) as bonus,
-           arg_max(ramp, coalesce(bonus, 0) + coalesce(ramp, 0)) as ramp
+    select user, bonus, ramp
     from per_cluster
-    group by user
+    qualify row_number() over (
+        partition by user order by coalesce(bonus, 0) + coalesce(ramp, 0) desc, cluster
+    ) = 1
 ),
 joined as (
     select
