@@ -6,8 +6,8 @@ from dataclasses import replace
 
 import pandas as pd
 import pytest
-
 from conftest import T0, MiniEvent, minutes, series, steps
+
 from ocq_batch.audit import decide_cutoff, run_audit
 from ocq_batch.config import DEFAULT, Audit
 

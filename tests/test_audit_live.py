@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-
 from conftest import T0, run_cli
+from promfixtures import query
+
 from ocq_batch.config import DEFAULT
 from ocq_batch.simulate import SimParams, build_event
-from promfixtures import query
 
 FROM, TO = "2024-10-04T13:15:00Z", "2024-10-04T15:45:00Z"
 T_TO = T0 + 150 * 60
@@ -66,7 +66,8 @@ def test_live_and_batch_prize_differences_are_named_exactly(prometheus, tmp_path
     assert proc.returncode == 0, proc.stderr
     # the live board, independently: the dashboard's expression as an instant query at --to
     parts = " + ".join(
-        f"opencodequest_leaderboard_{ex}_lifetime_bonus:prod + sum_over_time(opencodequest_leaderboard_{ex}:prod[1h])"
+        f"opencodequest_leaderboard_{ex}_lifetime_bonus:prod"
+        f" + sum_over_time(opencodequest_leaderboard_{ex}:prod[1h])"
         for ex in ("hero", "villain", "fight")
     )
     live: dict[str, float] = {}
@@ -203,8 +204,11 @@ def test_fast_completion_and_lagging_rule_on_a_real_server(prometheus_for, tmp_p
     speedy.ready = {k: [(t - shift, v) for t, v in ch] for k, ch in speedy.ready.items()}
     rules = tmp_path / "lagging.rules.yml"
     text = rules_yaml(DEFAULT)
+    original = (
+        "(opencodequest_hero_quarkus_pod:prod + opencodequest_hero_db_pod:prod + opencodequest_hero_pipeline)"
+    )
     lagged = text.replace(
-        "(opencodequest_hero_quarkus_pod:prod + opencodequest_hero_db_pod:prod + opencodequest_hero_pipeline)",
+        original,
         "(opencodequest_hero_quarkus_pod:prod offset 10m + opencodequest_hero_db_pod:prod offset 10m"
         " + opencodequest_hero_pipeline offset 10m)",
     )

@@ -162,3 +162,14 @@ def test_refuses_an_out_folder_with_foreign_files(tmp_path: Path) -> None:
 def test_usage_error_is_exit_2() -> None:
     proc = run_cli("export", "--no-such-option")
     assert proc.returncode == 2
+
+
+def test_audit_of_a_tampered_or_foreign_archive(tmp_path: Path) -> None:
+    archive = tmp_path / "archive"
+    assert run_cli("export", "-q", "--out", str(archive)).returncode == 0
+    ranking = archive / "ranking.parquet"
+    ranking.write_bytes(ranking.read_bytes()[:-10] + b"0123456789")
+    proc = run_cli("verify", "--archive", str(archive))
+    assert proc.returncode == 1 and "ranking.parquet" in proc.stderr and "Traceback" not in proc.stderr
+    proc = run_cli("audit", "--archive", str(tmp_path))
+    assert proc.returncode == 1 and "manifest" in proc.stderr
