@@ -57,6 +57,20 @@ class AuditResult:
         f = self.findings
         return f[(f.severity == "error") & (f.user.isna() | f.user.isin(winners))]
 
+    def live_summary(self) -> list[str]:
+        """Sentences on the live board: the same prize winners, or who differs and why."""
+        live = self.live
+        if live.live_rank.isna().all():
+            return ["no live board series in the source"]
+        differ = live[live.live_in_top.notna() & (live.live_in_top != live.batch_in_top)]
+        if differ.empty:
+            return ["the live board and the batch give the same prize winners"]
+        return [
+            f"{row.user} wins a prize under the {'batch only' if row.batch_in_top else 'live board only'} "
+            f"(batch rank {row.batch_rank}, live rank {int(row.live_rank)}); cause: {row.cause}"
+            for row in differ.itertuples()
+        ]
+
     @property
     def clean(self) -> bool:
         """True when the top N is decided and no error finding touches it (exit code 0)."""

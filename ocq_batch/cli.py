@@ -706,17 +706,8 @@ def audit(
         f"\n{counts['error']} error(s), {counts['warning']} warning(s), {counts['info']} note(s) in {where}: "
         + ", ".join(f"{check} {n}" for (_sev, check), n in by_check.items())
     )
-    differ = result.live[
-        result.live.live_in_top.notna() & (result.live.live_in_top != result.live.batch_in_top)
-    ]
-    if result.live.live_rank.isna().all():
-        out.print("live board: no live board series in the source")
-    elif differ.empty:
-        out.print("live board: same prize winners as the batch")
-    else:
-        for row in differ.itertuples():
-            side = "batch only" if row.batch_in_top else "live board only"
-            out.print(f"live board: {row.user} wins a prize under the {side} ({row.cause})")
+    for sentence in result.live_summary():
+        out.print(f"live board: {sentence}")
     style = "bold green" if result.clean else "bold red"
     out.print(f"[{style}]verdict:[/] {escape(result.cutoff.sentence())}", markup=True)
     raise typer.Exit(verdict_exit_code(result))

@@ -250,21 +250,8 @@ def render_markdown(config: Config, window: Window, ranking: pd.DataFrame, resul
             f"| {top} | {row.rank} | {row.user} | {row.score:.1f} | {row.score_min:.1f} – {hi} | "
             f"{row.exercises_completed} | {_when(row.last_completed_at, config)} |"
         )
-    differ = result.live[
-        (result.live.live_in_top.notna()) & (result.live.live_in_top != result.live.batch_in_top)
-    ]
     lines += ["", "## Live board vs batch", ""]
-    if result.live.live_rank.isna().all():
-        lines.append("No live board series in the source.")
-    elif differ.empty:
-        lines.append("The live board and the batch give the same prize winners.")
-    else:
-        for row in differ.itertuples():
-            side = "batch only" if row.batch_in_top else "live board only"
-            lines.append(
-                f"- **{row.user}** wins under the {side} (batch rank {row.batch_rank}, live rank "
-                f"{int(row.live_rank)}); cause: {row.cause}"
-            )
+    lines += [f"- {sentence}" for sentence in result.live_summary()]
     lines += ["", "## Findings by participant", ""]
     for user, group in _grouped(result.findings):
         lines.append(f"### {user}")
