@@ -112,19 +112,30 @@ def _utc(table: pa.Table) -> pa.Table:
     return table.cast(pa.schema(fields))
 
 
+ROW_GROUP = 1 << 20  # rows per Parquet row group: fixed, so the same store gives the same bytes
+
+
 def write_files(
     con: duckdb.DuckDBPyConnection, folder: Path, config: Config, on_file: Callable[[str], None] | None = None
 ) -> dict[str, dict[str, Any]]:
-    """Write every table as Parquet plus ranking.csv into ``folder``; return rows and sha256."""
+    """Write every table as Parquet plus ranking.csv into ``folder``; return rows and sha256.
+
+    Each result is streamed in Arrow batches and written in row groups of exactly
+    ``ROW_GROUP`` rows, so memory stays bounded (a 1e8-sample archive never sits in
+    memory whole) and the bytes do not depend on how DuckDB happened to batch them.
+    """
     files: dict[str, dict[str, Any]] = {}
     for name, query in TABLES.items():
-        table = _utc(con.sql(query).to_arrow_table())
         path = folder / f"{name}.parquet"
-        pq.write_table(table, path, compression="zstd")
-        files[path.name] = {"rows": table.num_rows}
         if name == "ranking":
+            table = _utc(con.sql(query).to_arrow_table())
+            pq.write_table(table, path, compression="zstd", row_group_size=ROW_GROUP)
             _write_csv(table, folder / "ranking.csv", config)
             files["ranking.csv"] = {"rows": table.num_rows}
+            rows = table.num_rows
+        else:
+            rows = _write_streamed(con.sql(query).to_arrow_reader(ROW_GROUP), path)
+        files[path.name] = {"rows": rows}
         if on_file:
             on_file(name)
     for name, info in files.items():
@@ -132,6 +143,27 @@ def write_files(
         info["bytes"] = p.stat().st_size
         info["sha256"] = _sha256(p)
     return files
+
+
+def _write_streamed(reader: pa.RecordBatchReader, path: Path) -> int:
+    """Write ``reader`` to ``path`` in row groups of exactly ``ROW_GROUP`` rows; return the row count."""
+    schema = _utc(reader.schema.empty_table()).schema
+    pending: list[pa.RecordBatch] = []
+    queued = rows = 0
+    with pq.ParquetWriter(path, schema, compression="zstd") as writer:
+        for batch in reader:
+            pending.append(batch)
+            queued += batch.num_rows
+            while queued >= ROW_GROUP:
+                table = pa.Table.from_batches(pending, reader.schema)
+                writer.write_table(_utc(table.slice(0, ROW_GROUP)), row_group_size=ROW_GROUP)
+                rest = table.slice(ROW_GROUP)
+                pending, queued = rest.to_batches(), rest.num_rows
+                rows += ROW_GROUP
+        if queued or not rows:
+            writer.write_table(_utc(pa.Table.from_batches(pending, reader.schema)), row_group_size=ROW_GROUP)
+            rows += queued
+    return rows
 
 
 def _write_csv(table: pa.Table, path: Path, config: Config) -> None:

@@ -21,6 +21,7 @@ from typing import TextIO
 
 import numpy as np
 
+from ocq_batch.queries import plan_queries
 from ocq_batch.simulate import Event, Observer, Truth
 
 # the environment whose namespace runs the Tekton pipelines (its resync pod counts for every env)
@@ -168,3 +169,30 @@ def _write_family(
         out.write(text)
         n += count
     return n
+
+
+def write_recorded_openmetrics(event: Event, path: Path) -> int:
+    """Write the series every configured query returns (what the hub recorded) to ``path``.
+
+    One family per query, named after it, with the ``cluster`` and ``user`` labels. A
+    TSDB made from this file answers every query by itself, without the live rules, so
+    a large simulated event can be served by a real Prometheus in seconds. It is not a
+    replay: Prometheus bridges a gap shorter than its lookback (5 minutes) with the last
+    value. Streams one series at a time; returns the sample count.
+    """
+    observer = Observer(event)
+    stamps = [_number(t) for t in observer.grid]
+    total = 0
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8", newline="\n", buffering=_BUFFER) as out:
+        for spec in plan_queries(event.config):
+            if spec.optional:
+                continue
+            out.write(f"# TYPE {spec.query} gauge\n")
+            for labels, values, keep in observer.series_arrays(spec):
+                prefix = spec.query + _labels({k: v for k, v in labels.items() if k != "__name__"})
+                text, count = _series_text(prefix, values, stamps, keep)
+                out.write(text)
+                total += count
+        out.write("# EOF\n")
+    return total

@@ -1,0 +1,189 @@
+"""Render the benchmark results as ``benchmarks/RESULTS.md`` (tables, ratios, targets, notes.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+GiB = 1024.0
+
+
+def _fmt_rate(samples: float, seconds: float) -> str:
+    if not seconds:
+        return "-"
+    rate = samples / seconds
+    return f"{rate / 1e6:.2f} M/s" if rate >= 1e6 else f"{rate / 1e3:.0f} k/s"
+
+
+def _row(name: str, r: dict[str, Any] | None, samples: int, note: str = "") -> str:
+    if not r:
+        return f"| {name} | - | - | - | not run |"
+    if "error" in r or "skipped" in r:
+        return f"| {name} | - | - | - | {r.get('error') or r.get('skipped')} |"
+    s = r["seconds"]
+    return f"| {name} | {s:.2f} | {_fmt_rate(samples, s)} | {r['peak_rss_mb']:.0f} | {note} |"
+
+
+def _sum(size: dict[str, Any], names: tuple[str, ...]) -> float | None:
+    parts = [size.get(n) for n in names]
+    if any(not p or "seconds" not in p or "error" in p for p in parts):
+        return None
+    return sum(float(p["seconds"]) for p in parts if p)
+
+
+def _ratio(a: float | None, b: float | None) -> str:
+    return f"{a / b:.2f}x" if a and b else "-"
+
+
+def render(results: dict[str, Any]) -> str:
+    m = results["machine"]
+    lines = [
+        "# ocq-batch benchmarks",
+        "",
+        "Reproduce with `python3 benchmarks/run.py` (all sizes) or `python3 benchmarks/run.py --quick`.",
+        "Each baseline is measured in the same run as the figures compared with it.",
+        "Each stage runs in its own process: *peak RSS* is that process' maximum resident memory",
+        "(Python, libraries and DuckDB included). Timings are the best of the repetitions"
+        + (" (one repetition: --quick)." if results.get("quick") else "."),
+        "",
+        "## Machine",
+        "",
+        *(f"- {k}: {v}" for k, v in m.items()),
+        "",
+        "The machine is shared: other jobs ran during the measurements (see the load average), so",
+        "absolute figures move by 10-30 % from run to run; ratios measured in the same run move less.",
+        "",
+    ]
+    demo = results.get("demo") or {}
+    if demo:
+        ok = [r for r in demo["export"] if "error" not in r]
+        wall = min((r["seconds"] for r in ok), default=None)
+        curl = demo["curl"].get("seconds")
+        lines += [
+            "## Demo export from a local Prometheus",
+            "",
+            "`ocq-batch export --source http://127.0.0.1:<port>` of the bundled demo event (raw series plus",
+            "the backfilled live rules, as the tests serve it), whole command, in a fresh process.",
+            "",
+            "| run | wall s | peak RSS MB | exit |",
+            "|---|---|---|---|",
+            *(
+                f"| {i + 1} | {r['seconds']:.2f} | {r['peak_rss_mb']:.0f} | {r.get('error') or r['exit']} |"
+                for i, r in enumerate(demo["export"])
+            ),
+            "",
+            f"Best: **{wall:.2f} s** (target: under 3 s). curl downloads the same responses in {curl:.2f} s."
+            if wall and curl
+            else "No successful export.",
+            "",
+        ]
+        phases = demo.get("phases") or {}
+        if phases and "error" not in phases:
+            lines += ["Where the time goes (the same steps run one by one in one process):", "",
+                      "| phase | seconds |", "|---|---|"]  # fmt: skip
+            for key, value in phases.items():
+                if key not in ("seconds", "peak_rss_mb"):
+                    shown = f"{value:.2f}" if isinstance(value, float) else str(value)
+                    lines.append(f"| {key} | {shown} |")
+            lines.append("")
+    lines += ["## Stages per size", ""]
+    summary = []
+    for size in results["sizes"]:
+        n = int(size.get("samples") or 0)
+        lines += [
+            f"### {size['label']} samples ({n:,} stored; {size['participants']} participants, "
+            f"{size['clusters']} clusters, 3 h at 30 s)",
+            "",
+            "| stage | seconds | samples/s | peak RSS MB | note |",
+            "|---|---|---|---|---|",
+        ]
+        curl = size.get("curl", {}).get("seconds")
+        fp = size.get("fetch_parse", {}).get("seconds")
+        if "curl" in size:
+            lines.append(_row("baseline: curl to /dev/null", size["curl"], n, "the fetch floor"))
+            if "curl_gzip" in size:
+                lines.append(_row("curl --compressed (gzip, as httpx)", size["curl_gzip"], n, ""))
+            lines.append(
+                _row(
+                    "fetch (HTTP + body checks)",
+                    size.get("fetch"),
+                    n,
+                    _ratio(size["fetch"].get("seconds"), curl) + " curl",
+                )
+            )
+            lines.append(
+                _row("fetch + parse", size.get("fetch_parse"), n, _ratio(fp, curl) + " curl (target <= 1.5x)")
+            )
+            fc = size.get("fetch_parse_fast_check")
+            if fc and "seconds" in fc:
+                what = " curl: http._check_body through the fast scanner (what-if)"
+                lines.append(
+                    _row("fetch + parse, fast body check", fc, n, _ratio(fc["seconds"], curl) + what)
+                )
+        else:
+            lines.append(
+                "| fetch | - | - | - | TSDB too slow to build at this size: loaded from the replay folder |"
+            )
+        plain = size.get("load_plain", {}).get("seconds")
+        load_note = f"reference loader: {_ratio(plain, size['load'].get('seconds'))} slower" if plain else ""
+        lines.append(_row("load (parse + DuckDB append)", size.get("load"), n, load_note))
+        for name in ("detect", "score", "rank", "timeline", "audit", "archive"):
+            lines.append(_row(name, size.get(name), n))
+        dsr = _sum(size, ("detect", "score", "rank"))
+        pandas = size.get("pandas")
+        if pandas and "seconds" in pandas:
+            same = "same ranking" if pandas.get("same_ranking") else "RANKING DIFFERS"
+            lines.append(_row("baseline: pandas detect + score + rank", pandas, n, same))
+            speedup = pandas["seconds"] / dsr if dsr else None
+            lines += [
+                "",
+                f"detect + score + rank: {dsr:.2f} s, **{speedup:.1f}x** the pandas baseline's throughput.",
+            ]
+        total = _sum(size, ("load", "detect", "score", "rank", "timeline", "archive"))
+        peak = max((float(v.get("peak_rss_mb", 0)) for v in size.values() if isinstance(v, dict)), default=0)
+        lines += [
+            "",
+            f"End to end (load to archive): {total or 0:.1f} s; highest stage peak RSS {peak / GiB:.2f} GiB.",
+            "",
+        ]
+        parsers = size.get("parsers")
+        if parsers and "samples" in parsers:
+            lines += [
+                "Parsers on the same bodies (decompressed, in memory):",
+                "",
+                "| parser | seconds | samples/s |",
+                "|---|---|---|",
+            ]
+            for key, value in parsers.items():
+                if key not in ("samples", "bytes", "seconds", "peak_rss_mb"):
+                    lines.append(f"| {key} | {value:.2f} | {_fmt_rate(parsers['samples'], value)} |")
+            lines.append("")
+        summary.append((size["label"], n, fp, curl, dsr, pandas, peak, total))
+    lines += ["## Targets", "", "| target | measured | met |", "|---|---|---|"]
+    if demo:
+        ok = [r["seconds"] for r in demo["export"] if "error" not in r]
+        w = min(ok) if ok else None
+        lines.append(f"| demo export under 3 s | {w or 0:.2f} s | {'yes' if w and w < 3 else 'no'} |")
+    for label, _n, fp, curl, dsr, pandas, peak, _total in summary:
+        if fp and curl:
+            lines.append(
+                f"| {label}: fetch + parse <= 1.5x curl | {fp / curl:.2f}x "
+                f"| {'yes' if fp / curl <= 1.5 else 'no'} |"
+            )
+        if pandas and "seconds" in pandas and dsr and label == "1e7":
+            x = pandas["seconds"] / dsr
+            lines.append(
+                f"| 1e7: detect + score + rank >= 10x pandas | {x:.1f}x | {'yes' if x >= 10 else 'no'} |"
+            )
+        if label == "1e8":
+            lines.append(
+                f"| 1e8 end to end under 4 GiB | {peak / GiB:.2f} GiB | {'yes' if peak < 4 * GiB else 'no'} |"
+            )
+    lines += ["", f"Whole run: {results.get('seconds', 0):.0f} s.", ""]
+    if results.get("merged"):
+        lines += [f"Sizes merged from earlier runs of the same script: {'; '.join(results['merged'])}.", ""]
+    notes = HERE / "notes.md"
+    if notes.exists():
+        lines += [notes.read_text(encoding="utf-8").rstrip(), ""]
+    return "\n".join(lines)

@@ -1,0 +1,252 @@
+#!/usr/bin/env python3
+"""ocq-batch benchmarks (not a test): ``python3 benchmarks/run.py [--quick] [--sizes 1e5,1e6]``.
+
+For events of about 1e5, 1e6, 1e7 and 1e8 samples (3 hours at 30 s, more participants),
+each stage runs in its own process (``benchmarks/stages.py``) and reports wall time and
+peak RSS. Two baselines are measured in the same run: curl downloading the same
+``query_range`` responses to /dev/null (the fetch floor), and a pandas groupby + shift
+implementation of detection, scoring and ranking (checked to give the same ranking).
+The demo export is timed end to end against a local Prometheus. Results go to
+``benchmarks/RESULTS.md``; events and TSDBs are cached in ``--work``.
+
+``--quick`` (1e5 and 1e6, the demo export once) takes about a minute and a half.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(REPO))
+
+from ocq_batch.bench import PromServer, build_tsdb, copy_tsdb  # noqa: E402
+from ocq_batch.simulate import SimParams, build_event  # noqa: E402
+
+# participants for each size: 28 queries x 361 points = 10,108 samples per participant
+SIZES = {"1e5": 8, "1e6": 97, "1e7": 987, "1e8": 9891}
+FETCH_MAX = 12_000_000  # above this, building the TSDB with promtool takes too long: load from replay
+PANDAS_MAX = 12_000_000  # the baseline holds every completion sample in memory
+PLAIN_MAX = 1_500_000  # the reference loader (one Python object per sample)
+DEMO_WINDOW = ("2024-10-04T13:15:00Z", "2024-10-04T15:45:00Z")
+RULES = REPO / "data" / "rules" / "opencodequest.rules.yml"
+
+
+def stage(name: str, timeout: float = 7200, **args: Any) -> dict[str, Any]:
+    """Run one stage in a fresh process; its JSON line, or {"error": ...}."""
+    proc = subprocess.run(
+        [sys.executable, str(HERE / "stages.py"), name, json.dumps(args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
+    )
+    if proc.returncode != 0:
+        tail = (proc.stderr.strip().splitlines() or ["?"])[-1]
+        print(f"    {name}: FAILED {tail}", flush=True)
+        return {"error": tail}
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    shown = {k: v for k, v in result.items() if k != "files"}
+    print(f"    {name}: {json.dumps(shown)}", flush=True)
+    return result
+
+
+def best(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    ok = [r for r in runs if "error" not in r]
+    return min(ok, key=lambda r: r["seconds"]) if ok else runs[-1]
+
+
+def bench_size(label: str, work: Path, repeat: int) -> dict[str, Any]:
+    participants = SIZES[label]
+    clusters = max(6, participants // 40)
+    folder = work / f"p{participants}"
+    from benchmarks.stages import params, window
+
+    win = list(window(params(participants, clusters)))
+    expected = participants * 10_108
+    fetchable = expected <= FETCH_MAX
+    out: dict[str, Any] = {"label": label, "participants": participants, "clusters": clusters}
+    print(f"== {label}: {participants} participants, {clusters} clusters", flush=True)
+    if not (folder / "replay" / "index.jsonl").exists():
+        shutil.rmtree(folder, ignore_errors=True)
+        out["simulate"] = stage("simulate", participants=participants, clusters=clusters, out=str(folder),
+                                openmetrics=fetchable)  # fmt: skip
+    if fetchable and not (folder / "data").exists():
+        out["tsdb"] = stage("tsdb", out=str(folder))
+    store = folder / "store.duckdb"
+    if fetchable:
+        with (
+            tempfile.TemporaryDirectory() as tmp,
+            PromServer(Path(tmp)).start(copy_tsdb(folder / "data", Path(tmp) / "data")) as server,
+        ):
+            args = {"url": server.url, "window": win}
+            stage("curl", **args)  # warm the server's page cache
+            out["curl"] = best([stage("curl", **args) for _ in range(repeat)])
+            out["curl_gzip"] = best([stage("curl", compressed=True, **args) for _ in range(repeat)])
+            out["fetch"] = best([stage("fetch", parse=False, **args) for _ in range(repeat)])
+            out["fetch_parse"] = best([stage("fetch", parse=True, **args) for _ in range(repeat)])
+            out["fetch_parse_fast_check"] = best(
+                [stage("fetch_fast_check", parse=True, **args) for _ in range(repeat)]
+            )
+    out["load"] = stage("load", replay=str(folder / "replay"), store=str(store), window=win, fast=True)
+    samples = out["load"].get("samples", expected)
+    out["samples"] = samples
+    if samples <= PLAIN_MAX:
+        plain = folder / "plain.duckdb"
+        out["load_plain"] = stage(
+            "load", replay=str(folder / "replay"), store=str(plain), window=win, fast=False
+        )
+        plain.unlink(missing_ok=True)
+    for name in ("detect", "score", "rank", "timeline", "audit"):
+        out[name] = stage(name, store=str(store), window=win)
+    with tempfile.TemporaryDirectory() as tmp:
+        out["archive"] = stage("archive", store=str(store), out=tmp)
+    if samples <= PANDAS_MAX:
+        parquet = folder / "samples.parquet"
+        stage("pandas_input", store=str(store), parquet=str(parquet))
+        out["pandas"] = stage("pandas", store=str(store), parquet=str(parquet), window=win)
+        parquet.unlink()
+    if samples <= FETCH_MAX:
+        out["parsers"] = stage("parsers", replay=str(folder / "replay"), window=win)
+    store.unlink(missing_ok=True)
+    Path(str(store) + ".wal").unlink(missing_ok=True)
+    return out
+
+
+def bench_demo(work: Path, repeat: int) -> dict[str, Any]:
+    """``ocq-batch export`` of the demo event from a local Prometheus (raw series + live rules)."""
+    print("== demo export from a local Prometheus", flush=True)
+    folder = work / "demo"
+    if not (folder / "data").exists():
+        shutil.rmtree(folder, ignore_errors=True)
+        start = 1728047700.0 - 900  # the demo's data start (T0 - 15 min)
+        build_tsdb(build_event(SimParams(start=start)), folder, RULES)
+    runs: list[dict[str, Any]] = []
+    exe = shutil.which("ocq-batch") or "ocq-batch"
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        PromServer(Path(tmp)).start(copy_tsdb(folder / "data", Path(tmp) / "data")) as server,
+    ):
+        from benchmarks.stages import DEFAULT
+
+        t0 = DEFAULT.start.timestamp()
+        win = [t0, t0 + 150 * 60]
+        stage("curl", url=server.url, window=win)
+        curl = best([stage("curl", url=server.url, window=win) for _ in range(repeat)])
+        for i in range(repeat):
+            out = Path(tmp) / f"out{i}"
+            began = time.perf_counter()
+            proc = subprocess.Popen(
+                [
+                    exe,
+                    "export",
+                    "-q",
+                    "--source",
+                    server.url,
+                    "--from",
+                    DEMO_WINDOW[0],
+                    "--to",
+                    DEMO_WINDOW[1],
+                    "--out",
+                    str(out),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
+            _pid, status, usage = os.wait4(proc.pid, 0)
+            seconds = time.perf_counter() - began
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            err = proc.stderr.read().decode() if proc.stderr else ""
+            run = {"seconds": seconds, "peak_rss_mb": usage.ru_maxrss / 1024, "exit": proc.returncode}
+            if proc.returncode not in (0, 3, 4):  # audit verdict exit codes of later issues
+                run["error"] = err.strip().splitlines()[-1] if err.strip() else "?"
+            print(f"    export: {json.dumps(run)}", flush=True)
+            runs.append(run)
+        phases = stage("export_phases", url=server.url, window=win)
+    return {"export": runs, "curl": curl, "phases": phases}
+
+
+def machine() -> dict[str, str]:
+    cpu = "?"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    mem = next(line for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal"))
+    versions = {
+        name: metadata.version(name) for name in ("duckdb", "pyarrow", "numpy", "pandas", "orjson", "httpx")
+    }
+
+    def first_line(cmd: list[str]) -> str:
+        try:
+            text = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
+            return (text.stdout or text.stderr).splitlines()[0]
+        except (OSError, IndexError, subprocess.SubprocessError):
+            return "?"
+
+    return {
+        "cpu": cpu,
+        "cores": str(os.cpu_count()),
+        "ram": f"{int(mem.split()[1]) / 1024 / 1024:.1f} GiB",
+        "python": platform.python_version(),
+        "os": platform.platform(),
+        "libraries": ", ".join(f"{k} {v}" for k, v in versions.items()),
+        "prometheus": first_line(["prometheus", "--version"]),
+        "curl": first_line(["curl", "--version"]),
+        "load average at start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="1e5 and 1e6 only, one repetition")
+    parser.add_argument("--sizes", help="comma-separated sizes among " + ", ".join(SIZES))
+    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "ocq-bench")
+    parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
+    parser.add_argument("--json", type=Path, help="also write the raw results here")
+    parser.add_argument("--no-demo", action="store_true", help="skip the demo export")
+    parser.add_argument(
+        "--merge", type=Path, action="append", default=[], help="add the sizes of a --json file"
+    )
+    args = parser.parse_args()
+    sizes = (
+        [s for s in args.sizes.split(",") if s]
+        if args.sizes is not None
+        else (["1e5", "1e6"] if args.quick else list(SIZES))
+    )
+    repeat = 1 if args.quick else 3
+    args.work.mkdir(parents=True, exist_ok=True)
+    began = time.perf_counter()
+    results: dict[str, Any] = {"machine": machine(), "quick": args.quick, "sizes": []}
+    if not args.no_demo:
+        results["demo"] = bench_demo(args.work, repeat)
+    for label in sizes:
+        results["sizes"].append(bench_size(label, args.work, repeat))
+    for extra in args.merge:
+        merged = json.loads(extra.read_text())
+        results["sizes"] += merged["sizes"]
+        results.setdefault("demo", merged.get("demo"))
+        results.setdefault("merged", []).append(f"{extra.name}: {merged['seconds']:.0f} s")
+        began -= merged["seconds"]
+    results["seconds"] = time.perf_counter() - began
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    from benchmarks.report import render
+
+    args.out.write_text(render(results), encoding="utf-8")
+    print(f"wrote {args.out} in {results['seconds']:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,407 @@
+"""One benchmark stage per process: ``python3 benchmarks/stages.py <stage> '<json args>'``.
+
+Each stage imports what it needs first, then times only its own work and prints one JSON
+line: ``{"seconds": wall, "peak_rss_mb": peak RSS of this process, ...}``. Running every
+stage in a fresh process gives each its own peak memory (``ru_maxrss``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import orjson
+import pandas as pd
+
+from ocq_batch.archive import write_files
+from ocq_batch.config import DEFAULT, Config
+from ocq_batch.http import HttpOptions, HttpSource, chunk_range
+from ocq_batch.openmetrics import write_recorded_openmetrics
+from ocq_batch.paths import sql_text
+from ocq_batch.pipeline import Window, write_exclusions, write_params
+from ocq_batch.queries import plan_queries
+from ocq_batch.simulate import SimParams, build_event, write_replay
+from ocq_batch.sources import ReplaySource
+from ocq_batch.store import Loader, open_store, parse_response, parse_response_plain
+
+STEP_S = 30.0
+
+
+def params(participants: int, clusters: int) -> SimParams:
+    """A 3-hour event at 30 s with the demo's planted cases: the first seed from 2024 where they fit."""
+    start = DEFAULT.start.timestamp() - 900
+    for seed in range(2024, 2064):
+        p = SimParams(seed=seed, participants=participants, clusters=clusters, start=start)
+        try:
+            build_event(p)
+            return p
+        except RuntimeError:  # no near-tie at the cut-off with this seed
+            continue
+    return replace(p, awkward=False)
+
+
+def window(p: SimParams) -> tuple[float, float]:
+    """The whole simulated range: every recorded sample is in the scoring window."""
+    n = int((p.end - p.start) // p.step_s)
+    return p.start, p.start + n * p.step_s
+
+
+def config_for(p: SimParams) -> Config:
+    return replace(DEFAULT, step_s=p.step_s)
+
+
+def specs() -> list[Any]:
+    return [s for s in plan_queries(DEFAULT) if not s.optional]
+
+
+def _win(a: dict[str, Any]) -> Window:
+    start, end = a["window"]
+    return Window(datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(end, UTC))
+
+
+# ---------------------------------------------------------------------------------------------
+# setup
+
+
+def simulate(a: dict[str, Any]) -> dict[str, Any]:
+    p = params(a["participants"], a["clusters"])
+    event = build_event(p)  # drawn twice for small events: cheap
+    out = Path(a["out"])
+    files = write_replay(event, out / "replay")
+    samples = write_recorded_openmetrics(event, out / "recorded.om") if a.get("openmetrics") else None
+    return {"files": files, "users": len(event.truths), "om_samples": samples}
+
+
+def tsdb(a: dict[str, Any]) -> dict[str, Any]:
+    out = Path(a["out"])
+    subprocess.run(
+        ["promtool", "tsdb", "create-blocks-from", "openmetrics", "recorded.om", "data"],
+        cwd=out,
+        check=True,
+        capture_output=True,
+        timeout=3600,
+    )
+    (out / "recorded.om").unlink()
+    return {}
+
+
+# ---------------------------------------------------------------------------------------------
+# fetch, and the curl floor
+
+
+def fetch(a: dict[str, Any]) -> dict[str, Any]:
+    """Every query through ocq-batch's HTTP source; with ``parse``, each body also parsed."""
+    start, end = a["window"]
+    n_bytes = samples = 0
+    with HttpSource(HttpOptions(a["url"])) as source:
+        for resp in source.responses(specs(), start, end, STEP_S):
+            n_bytes += len(resp.body)
+            if a["parse"]:
+                samples += parse_response(resp, "user", "cluster").n_samples
+    return {"bytes": n_bytes, "samples": samples}
+
+
+def fetch_fast_check(a: dict[str, Any]) -> dict[str, Any]:
+    """What-if: :func:`fetch` with ``http._check_body`` validating through the fast scanner.
+
+    ``http._check_body`` parses every body with orjson (a Python object per sample) only to
+    read its status, result type and warnings; the scanner reads them from the skeleton.
+    """
+    import ocq_batch.http as http
+    from ocq_batch.errors import SourceError
+    from ocq_batch.ingest import scan_matrix
+
+    check = http._check_body
+
+    def fast_check(body: bytes, query: str, result_types: frozenset[str], allow_partial: bool) -> list[str]:
+        scanned = scan_matrix(body) if "matrix" in result_types else None
+        if scanned is None:
+            return check(body, query, result_types, allow_partial)
+        if scanned.warnings and not allow_partial:
+            raise SourceError(f"the answer to query {query!r} is partial: {scanned.warnings[0]}")
+        return scanned.warnings
+
+    http._check_body = fast_check
+    return fetch(a)
+
+
+def export_phases(a: dict[str, Any]) -> dict[str, Any]:
+    """The demo export's phases, timed one by one in one process (imports included)."""
+    began = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import ocq_batch.cli"], check=True)  # a fresh interpreter
+    out: dict[str, Any] = {"python start + imports (ocq_batch.cli)": time.perf_counter() - began}
+    from ocq_batch.pipeline import run_pipeline
+    from ocq_batch.replay import ReplayWriter
+
+    start, end = a["window"]
+    win = _win(a)
+    with tempfile.TemporaryDirectory() as tmp:
+        con = open_store(Path(tmp) / "store.duckdb")
+        clock = time.perf_counter()
+        with HttpSource(HttpOptions(a["url"])) as source:
+            source.recorder = ReplayWriter(Path(tmp) / "replay", source=source.label)
+            Loader(con, "user", "cluster").add_all(
+                source.responses(plan_queries(DEFAULT), start, end, STEP_S)
+            )
+        out["fetch + parse + record + load"] = time.perf_counter() - clock
+        clock = time.perf_counter()
+        write_params(con, DEFAULT, win)
+        _steps(con, [*DETECT, "05_scores.sql", "06_ranking.sql", "07_timeline.sql"])
+        out["scoring SQL 01-07"] = time.perf_counter() - clock
+        clock = time.perf_counter()
+        run_pipeline(con, DEFAULT, win)
+        out["run_pipeline (01-07 again, other signal)"] = time.perf_counter() - clock
+        try:
+            from ocq_batch.audit import run_audit  # type: ignore[attr-defined]
+
+            clock = time.perf_counter()
+            run_audit(con, DEFAULT)
+            out["audit"] = time.perf_counter() - clock
+        except Exception as exc:
+            out["audit"] = f"skipped: {type(exc).__name__}"
+        clock = time.perf_counter()
+        write_files(con, Path(tmp), DEFAULT)
+        out["archive write_files"] = time.perf_counter() - clock
+        con.close()
+    out["seconds"] = time.perf_counter() - began
+    return out
+
+
+def curl(a: dict[str, Any]) -> dict[str, Any]:
+    """The same POST requests with curl, bodies to /dev/null, as many in flight as ocq-batch."""
+    start, end = a["window"]
+    lines = []
+    for spec in specs():
+        for lo, hi in chunk_range(start, end, STEP_S):
+            lines += [
+                f'url = "{a["url"]}/api/v1/query_range"',
+                f'data-urlencode = "query={spec.query}"',
+                f'data = "start={lo:.0f}&end={hi:.0f}&step={STEP_S:.0f}"',
+                'output = "/dev/null"',
+                "next",
+            ]
+    with tempfile.NamedTemporaryFile("w", suffix=".curl", delete=False) as fh:
+        fh.write("\n".join(lines[:-1]) + "\n")
+    began = time.perf_counter()
+    extra = ["--compressed"] if a.get("compressed") else []  # gzip, as httpx asks for it
+    subprocess.run(
+        ["curl", "-sS", "--fail", "--parallel", "--parallel-max", "4", *extra, "-K", fh.name], check=True
+    )
+    seconds = time.perf_counter() - began
+    Path(fh.name).unlink()
+    return {"seconds": seconds, "requests": len(lines) // 5 + 1}
+
+
+# ---------------------------------------------------------------------------------------------
+# the pipeline, stage by stage
+
+
+def load(a: dict[str, Any]) -> dict[str, Any]:
+    store = Path(a["store"])
+    store.unlink(missing_ok=True)
+    con = open_store(store)
+    start, end = a["window"]
+    source = ReplaySource(Path(a["replay"]))
+    loader = Loader(con, "user", "cluster", fast=a["fast"])
+    stats = loader.add_all(source.responses(specs(), start, end, STEP_S))
+    con.close()
+    return {"samples": stats.samples_added}
+
+
+def _steps(con: duckdb.DuckDBPyConnection, names: list[str]) -> None:
+    for name in names:
+        con.execute(sql_text(name))
+        if name.startswith("01_"):
+            write_exclusions(con, DEFAULT.exclude_users)
+
+
+def _sql_stage(names: list[str], first: bool = False) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    def run(a: dict[str, Any]) -> dict[str, Any]:
+        con = open_store(Path(a["store"]))
+        if first:
+            write_params(con, replace(DEFAULT, step_s=STEP_S), _win(a))
+        _steps(con, names)
+        con.close()
+        return {}
+
+    return run
+
+
+DETECT = ["01_participants.sql", "02_signal.sql", "03_transitions.sql", "04_completions.sql"]
+detect = _sql_stage(DETECT, first=True)
+score = _sql_stage(["05_scores.sql"])
+rank = _sql_stage(["06_ranking.sql"])
+timeline = _sql_stage(["07_timeline.sql"])
+
+
+def audit(a: dict[str, Any]) -> dict[str, Any]:
+    """The audit of later issues, when this checkout has one (``ocq_batch.audit.run_audit``)."""
+    try:
+        from ocq_batch.audit import run_audit  # type: ignore[attr-defined]
+        from ocq_batch.pipeline import run_pipeline
+    except ImportError as exc:
+        return {"skipped": f"no audit step ({exc})"}
+    con = open_store(Path(a["store"]))
+    config = replace(DEFAULT, step_s=STEP_S)
+    run_pipeline(con, config, _win(a))  # the audit's inputs (e.g. the other signal): not timed
+    began = time.perf_counter()
+    try:
+        run_audit(con, config)
+    except Exception as exc:  # another session's work in progress: report, do not fail the run
+        return {"skipped": f"audit failed: {type(exc).__name__}: {str(exc).splitlines()[0][:120]}"}
+    return {"seconds": time.perf_counter() - began}
+
+
+def archive(a: dict[str, Any]) -> dict[str, Any]:
+    con = open_store(Path(a["store"]))
+    folder = Path(a["out"])
+    folder.mkdir(parents=True, exist_ok=True)
+    files = write_files(con, folder, replace(DEFAULT, step_s=STEP_S))
+    con.close()
+    return {"files": {k: v["sha256"][:12] for k, v in files.items()}}
+
+
+# ---------------------------------------------------------------------------------------------
+# the pandas baseline
+
+
+def pandas_input(a: dict[str, Any]) -> dict[str, Any]:
+    """Every sample with its series' attributes, as parquet: the baseline's input (not timed)."""
+    con = open_store(Path(a["store"]), read_only=True)
+    con.execute(
+        "copy (select s.user, s.exercise, s.env, s.cluster, s.component, x.ts, x.value from samples as x "
+        "join series as s using (series_id)) to ? (format parquet)",
+        [a["parquet"]],
+    )
+    con.close()
+    return {}
+
+
+def pandas_baseline(a: dict[str, Any]) -> dict[str, Any]:
+    """Users seen, transitions, completions, scores and ranking with groupby + shift; checked."""
+    frame = pd.read_parquet(a["parquet"])
+    began = time.perf_counter()
+    ranking = _pandas_ranking(frame, a["window"])
+    seconds = time.perf_counter() - began
+    con = open_store(Path(a["store"]), read_only=True)
+    order = "order by rank, last_completed_at nulls last, user"
+    want = con.execute(f"select user, score from ranking {order}").df()
+    con.close()
+    same = list(ranking.index) == list(want.user) and np.allclose(ranking.score, want.score, atol=1e-6)
+    return {"seconds": seconds, "samples": len(frame), "same_ranking": bool(same)}
+
+
+def _pandas_ranking(frame: pd.DataFrame, win: list[float]) -> pd.DataFrame:
+    cfg = DEFAULT
+    t0 = cfg.start.timestamp()
+    lo, hi = (pd.Timestamp(x, unit="s", tz="UTC") for x in win)
+    x = frame[(frame.ts >= lo) & (frame.ts <= hi) & frame.user.notna()]
+    users = sorted(x.user.unique())
+    x = x[(x.component == "completion") & x.exercise.notna() & np.isfinite(x.value)].copy()
+    x["state"] = (x.value >= 0.5).astype(np.int8)
+    x = x.sort_values(["user", "exercise", "env", "cluster", "ts"])
+    prev = x.groupby(["user", "exercise", "env", "cluster"], sort=False).state.shift()
+    ups = x[(x.state == 1) & (prev.isna() | (prev == 0))]
+    first = ups.groupby(["user", "exercise", "env", "cluster"], sort=False).ts.min().reset_index()
+    prod = first[first.env == cfg.env]
+    done = prod.groupby(["user", "exercise"]).ts.min().reset_index()
+    params = pd.DataFrame(
+        [(e.name, e.base, e.expected_s, e.penalty) for e in cfg.exercises],
+        columns=["exercise", "base", "expected_s", "penalty"],
+    )
+    done = done.merge(params, on="exercise")
+    c = (done.ts - pd.Timestamp(t0, unit="s", tz="UTC")).dt.total_seconds()
+    to_s = hi.timestamp() - t0
+    bonus = done.base + done.penalty * (done.expected_s - c) / cfg.tick_s
+    done["points"] = bonus + cfg.accelerator * (to_s - c) / cfg.tick_s
+    excluded = {u for u in users for pat in cfg.exclude_users if re.search(pat, u)}
+    per_user = done.groupby("user").agg(score=("points", "sum"), last=("ts", "max"))
+    per_user = per_user.reindex([u for u in users if u not in excluded]).fillna({"score": 0.0})
+    per_user["key"] = per_user.score.round(6)
+    per_user = per_user.reset_index().sort_values(["key", "last", "user"], ascending=[False, True, True])
+    return per_user.set_index("user")[["score"]]
+
+
+# ---------------------------------------------------------------------------------------------
+# parsers compared on the same bodies
+
+
+def parsers(a: dict[str, Any]) -> dict[str, Any]:
+    """samples/s of each way to read the recorded bodies (decompressed first, not timed)."""
+    source = ReplaySource(Path(a["replay"]))
+    start, end = a["window"]
+    resps = list(source.responses(specs(), start, end, STEP_S))
+    samples = sum(parse_response(r, "user", "cluster").n_samples for r in resps)
+    out: dict[str, Any] = {"samples": samples, "bytes": sum(len(r.body) for r in resps)}
+
+    def timed(fn: Callable[[], Any]) -> float:
+        began = time.perf_counter()
+        fn()
+        return time.perf_counter() - began
+
+    out["orjson.loads only"] = timed(lambda: [orjson.loads(r.body) for r in resps])
+    out["plain (orjson + lists)"] = timed(lambda: [parse_response_plain(r, "user", "cluster") for r in resps])
+    out["fast (regex + Arrow CSV)"] = timed(lambda: [parse_response(r, "user", "cluster") for r in resps])
+    with tempfile.TemporaryDirectory() as tmp:
+        files = []
+        for i, r in enumerate(resps):
+            path = Path(tmp) / f"{i}.json"
+            path.write_bytes(r.body)
+            files.append(str(path))
+        con = duckdb.connect()
+        cols = (
+            "{'status': 'VARCHAR', 'data': 'STRUCT(resultType VARCHAR, "
+            'result STRUCT(metric MAP(VARCHAR, VARCHAR), "values" VARCHAR[][])[])\'}'
+        )
+        query = (
+            'select count(*) from (select unnest(r."values") as v from (select unnest(data.result) as r '
+            f"from read_json(?, columns={cols}, format='unstructured', maximum_object_size=2000000000)))"
+            " where v[1]::double is not null and v[2]::double is not null"
+        )
+        out["duckdb read_json"] = timed(lambda: con.execute(query, [files]).fetchall())
+    return out
+
+
+STAGES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "simulate": simulate,
+    "tsdb": tsdb,
+    "fetch": fetch,
+    "fetch_fast_check": fetch_fast_check,
+    "export_phases": export_phases,
+    "curl": curl,
+    "load": load,
+    "detect": detect,
+    "score": score,
+    "rank": rank,
+    "timeline": timeline,
+    "audit": audit,
+    "archive": archive,
+    "pandas_input": pandas_input,
+    "pandas": pandas_baseline,
+    "parsers": parsers,
+}
+
+
+def main() -> None:
+    name, args = sys.argv[1], json.loads(sys.argv[2])
+    began = time.perf_counter()
+    result = STAGES[name](args)
+    result.setdefault("seconds", time.perf_counter() - began)
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,169 @@
+"""The streamed ingestion (fast parser, batched appends) gives exactly the store of the plain path."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import orjson
+import pytest
+from conftest import REPO
+
+from ocq_batch.config import DEFAULT
+from ocq_batch.errors import SourceError
+from ocq_batch.ingest import scan_matrix
+from ocq_batch.queries import QuerySpec, plan_queries
+from ocq_batch.simulate import SimParams, build_event, write_replay
+from ocq_batch.sources import ReplaySource, Response
+from ocq_batch.store import Loader, open_store, parse_response, parse_response_plain
+
+SPEC = QuerySpec("completion/hero/prod", "completion", "hero", "prod", "opencodequest_leaderboard_hero:prod")
+TABLES = {"series": "*", "samples": "*", "fetches": "* exclude (loaded_at)"}
+
+
+def load(store: Path, folders: list[Path], fast: bool, batch: int = 5_000) -> duckdb.DuckDBPyConnection:
+    con = open_store(store)
+    for folder in folders:
+        source = ReplaySource(folder)
+        specs = [s for s in plan_queries(DEFAULT) if not s.optional or s.key in _keys(folder)]
+        lo = min(e.start for e in source.reader.entries)
+        hi = max(e.end for e in source.reader.entries)
+        step = source.reader.entries[0].step
+        loader = Loader(con, "user", "cluster", fast=fast, batch_samples=batch)
+        loader.add_all(source.responses(specs, lo, hi, step))
+    return con
+
+
+def _keys(folder: Path) -> set[str]:
+    return {json.loads(line)["key"] for line in (folder / "index.jsonl").read_text().splitlines()}
+
+
+def assert_same_store(a: duckdb.DuckDBPyConnection, b: duckdb.DuckDBPyConnection) -> None:
+    for table, cols in TABLES.items():
+        order = "order by all"
+        left = a.execute(f"select {cols} from {table} {order}").fetchall()
+        right = b.execute(f"select {cols} from {table} {order}").fetchall()
+        assert len(left) == len(right), table
+        assert left == right, table
+
+
+def small_event(folder: Path, max_points: int, participants: int = 24, step_s: float = 30.0) -> Path:
+    p = SimParams(
+        participants=participants, clusters=3, hours=1.5, step_s=step_s, start=DEFAULT.start.timestamp()
+    )
+    write_replay(build_event(p), folder, max_points=max_points)
+    return folder
+
+
+@pytest.mark.parametrize("max_points", [11000, 40])
+def test_streamed_load_equals_plain_load(tmp_path: Path, max_points: int) -> None:
+    folder = small_event(tmp_path / "replay", max_points)
+    fast = load(tmp_path / "fast.duckdb", [folder], fast=True)
+    plain = load(tmp_path / "plain.duckdb", [folder], fast=False)
+    assert fast.execute("select count(*) from samples").fetchall()[0][0] > 10_000
+    assert_same_store(fast, plain)
+
+
+def test_overlapping_loads_equal_plain(tmp_path: Path) -> None:
+    """Chunked then whole recordings of one event overlap: the fast loader must deduplicate too."""
+    chunked = small_event(tmp_path / "chunked", 40)
+    whole = small_event(tmp_path / "whole", 11000)
+    fast = load(tmp_path / "fast.duckdb", [chunked, whole], fast=True, batch=3_000)
+    plain = load(tmp_path / "plain.duckdb", [chunked, whole], fast=False, batch=3_000)
+    assert_same_store(fast, plain)
+    again = load(tmp_path / "fast.duckdb.2", [whole, chunked, whole], fast=True)
+    assert [r[0] for r in again.execute("select count(*) from samples").fetchall()] == [
+        r[0] for r in plain.execute("select count(*) from samples").fetchall()
+    ]
+
+
+def test_demo_replay_loads_the_same_both_ways(tmp_path: Path) -> None:
+    demo = REPO / "data" / "demo"
+    assert_same_store(
+        load(tmp_path / "fast.duckdb", [demo], fast=True, batch=200_000),
+        load(tmp_path / "plain.duckdb", [demo], fast=False, batch=200_000),
+    )
+
+
+def response(body: bytes | str) -> Response:
+    raw = body.encode() if isinstance(body, str) else body
+    return Response(SPEC, 1728047700.0, 1728048000.0, 30.0, raw, "test")
+
+
+def matrix(values: list[list[object]], metric: dict[str, object] | None = None, **extra: object) -> bytes:
+    item = {"metric": metric or {"user": "u1", "cluster": "t1"}, "values": values}
+    return orjson.dumps({"status": "success", "data": {"resultType": "matrix", "result": [item]}, **extra})
+
+
+BODIES = {
+    "plain": matrix([[1728047700, "0"], [1728047730, "1"]]),
+    "fractions": matrix([[1728047700.125, "0.5"], [1728047730.999, "-12.25"], [1728047731, "1e3"]]),
+    "specials": matrix([[1728047700, "NaN"], [1728047730, "+Inf"], [1728047760, "-Inf"]]),
+    "not numbers": matrix([[1728047700, "abc"], [1728047730, None], [1728047760, 1]]),
+    "empty": matrix([]),
+    "warnings": matrix([[1728047700, "1"]], warnings=["store down"]),
+    "spaces": json.dumps(
+        {
+            "status": "success",
+            "data": {"resultType": "matrix", "result": [{"metric": {}, "values": [[1, "1"]]}]},
+        }
+    ).encode(),
+    "label trap": matrix([[1, "1"]], metric={"user": 'x"values":[[9,"9"]]', "cluster": "]]"}),
+    "number label": matrix([[1, "1"]], metric={"user": 7, "cluster": "t1"}),
+    "two series": orjson.dumps(
+        {
+            "status": "success",
+            "data": {
+                "resultType": "matrix",
+                "result": [
+                    {"metric": {"user": "a"}, "values": [[1, "1"], [2, "0"]]},
+                    {"metric": {"user": "b"}, "values": []},
+                    {"metric": {"user": "c"}, "values": [[3, "1"]]},
+                ],
+            },
+        }
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BODIES))
+def test_fast_parser_equals_plain(name: str) -> None:
+    resp = response(BODIES[name])
+    fast, plain = parse_response(resp, "user", "cluster"), parse_response_plain(resp, "user", "cluster")
+    assert fast.fetch_id == plain.fetch_id and fast.warnings == plain.warnings
+    assert fast.series == plain.series
+    assert fast.counts.tolist() == plain.counts.tolist()
+    assert fast.ts_us.tolist() == plain.ts_us.tolist()
+    np.testing.assert_array_equal(fast.values, plain.values)  # NaN equal to NaN
+
+
+def test_fast_path_is_taken_for_prometheus_bodies() -> None:
+    for name in ("plain", "fractions", "specials", "empty", "warnings", "two series"):
+        assert scan_matrix(BODIES[name]) is not None, name
+    for name in ("not numbers", "spaces"):
+        assert scan_matrix(BODIES[name]) is None, name
+
+
+ONE = '{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":%s}]}}'
+BAD = {
+    "not json": "{'status': 'success'",
+    "error": '{"status":"error","errorType":"bad_data","error":"parse error"}',
+    "vector": '{"status":"success","data":{"resultType":"vector","result":[]}}',
+    "short sample": ONE % "[[1]]",
+    "bad json number": ONE % '[[01,"1"]]',
+    "three items": ONE % '[[1,"1",2],["3"]]',
+    "cut": matrix([[1728047700, "0"], [1728047730, "1"]])[:-7],
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD))
+def test_bad_bodies_fail_with_the_plain_message(name: str) -> None:
+    resp = response(BAD[name])
+    with pytest.raises(SourceError) as plain:
+        parse_response_plain(resp, "user", "cluster")
+    with pytest.raises(SourceError) as fast:
+        parse_response(resp, "user", "cluster")
+    assert str(fast.value) == str(plain.value)
+    assert "opencodequest_leaderboard_hero:prod" in str(fast.value)
