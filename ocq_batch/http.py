@@ -37,6 +37,7 @@ import orjson
 
 from ocq_batch import __version__
 from ocq_batch.errors import ConfigError, ReplayError, SourceError, WindowError
+from ocq_batch.ingest import scan_matrix
 from ocq_batch.queries import QuerySpec
 from ocq_batch.replay import Entry, ReplayReader, ReplayWriter
 from ocq_batch.sources import Response
@@ -187,6 +188,11 @@ def _check_body(body: bytes, query: str, result_types: frozenset[str], allow_par
     and SourceError for an error status, an unexpected result type, or
     warnings when partial answers are not allowed.
     """
+    # a well-formed matrix is validated by the streaming scanner, without a Python object per
+    # sample; anything it does not fully accept goes through the complete parse below
+    scanned = scan_matrix(body) if "matrix" in result_types else None
+    if scanned is not None:
+        return _allowed(scanned.warnings, query, allow_partial)
     try:
         doc: Any = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -210,7 +216,11 @@ def _check_body(body: bytes, query: str, result_types: frozenset[str], allow_par
             f"the answer to query {query!r} has resultType {result_type!r}, expected {expected}; "
             "is the base URL a Prometheus or Thanos querier?"
         )
-    warnings = [str(w) for w in doc.get("warnings") or []]
+    return _allowed([str(w) for w in doc.get("warnings") or []], query, allow_partial)
+
+
+def _allowed(warnings: list[str], query: str, allow_partial: bool) -> list[str]:
+    """The warnings of an answer, or SourceError when partial answers are not allowed."""
     if warnings and not allow_partial:
         raise SourceError(
             f"the answer to query {query!r} is partial: {warnings[0]}; make every store reachable "

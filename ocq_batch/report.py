@@ -7,19 +7,16 @@ projector at the prize ceremony.
 from __future__ import annotations
 
 import html
-import io
+import math
 from collections.abc import Iterable
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import pandas as pd
 
 from ocq_batch.audit import AuditResult, summary_counts
 from ocq_batch.config import Config
 from ocq_batch.pipeline import Window
+from ocq_batch.svg import PALETTE, Plot
 from ocq_batch.timeutil import local, zone
 
 LEADERS = 10
@@ -40,71 +37,66 @@ details{margin:.3rem 0}summary{cursor:pointer}small{color:#57606a}
 """
 
 
-def _svg(fig: Any) -> str:
-    buf = io.StringIO()
-    # no date and fixed element ids: the same archive gives the same report, byte for byte
-    with plt.rc_context({"svg.hashsalt": "ocq-batch", "svg.fonttype": "none"}):  # text stays text
-        fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
-    plt.close(fig)
-    text = buf.getvalue()
-    return text[text.index("<svg") :]
-
-
 def timeline_chart(timeline: pd.DataFrame, ranking: pd.DataFrame, config: Config, window: Window) -> str:
     """Points over time for the leaders, expected ends marked (inline SVG)."""
     tz = zone(config.timezone)
     leaders = list(ranking.sort_values(["rank", "user"]).user.head(LEADERS))
-    fig, ax = plt.subplots(figsize=(11, 5.5))
-    for user in leaders:
-        line = timeline[timeline.user == user].sort_values("ts")
-        ax.plot(line.ts.dt.tz_convert(tz), line.score, label=user, linewidth=2)
+    data = timeline[timeline.user.isin(leaders)]
+    t0 = config.start.timestamp()
+    x = [(ts.timestamp() - t0) / 60 for ts in data.ts]  # minutes after the start
+    top = float(data.score.max()) if len(data) else 1.0
+    plot = Plot(
+        960,
+        460,
+        (min(x, default=0.0), max(x, default=1.0)),
+        (0.0, top * 1.05),
+        f"Points over time: the top {len(leaders)} ({config.model} model)",
+        f"time ({config.timezone})",
+        "points",
+    )
+    for i, user in enumerate(leaders):
+        line = data[data.user == user].sort_values("ts")
+        points = [((ts.timestamp() - t0) / 60, sc) for ts, sc in zip(line.ts, line.score, strict=True)]
+        plot.line(points, PALETTE[i % len(PALETTE)], str(user))
     for ex in config.exercises:
-        at = pd.Timestamp(config.start).tz_convert(tz) + pd.Timedelta(seconds=ex.expected_s)
-        ax.axvline(at, color="#6e7781", linestyle="--", linewidth=1)
-        ax.annotate(f"{ex.name} expected", (at, 0), rotation=90, va="bottom", ha="right", fontsize=10)
-    ax.set_title(f"Points over time: the top {len(leaders)} ({config.model} model)", fontsize=15)
-    ax.set_xlabel(f"time ({config.timezone})", fontsize=12)
-    ax.set_ylabel("points", fontsize=12)
-    ax.legend(ncol=2, fontsize=10, loc="upper left")
-    ax.grid(alpha=0.3)
-    import matplotlib.dates as mdates
+        plot.vline(ex.expected_s / 60, label=f"{ex.name} expected")
+    lo, hi = min(x, default=0.0), max(x, default=1.0)
+    first = math.ceil(lo / 30) * 30
+    ticks = [first + 30 * k for k in range(int((hi - first) // 30) + 1)]
 
-    ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M", tz=tz))
-    return _svg(fig)
+    def clock(minutes: float) -> str:
+        return (pd.Timestamp(config.start) + pd.Timedelta(minutes=minutes)).tz_convert(tz).strftime("%H:%M")
+
+    return plot.render(ticks, clock)
 
 
 def live_chart(live: pd.DataFrame, top: int) -> str:
     """Batch rank against live rank; the prize cut-off on both axes (inline SVG)."""
     data = live.dropna(subset=["live_rank"])
-    fig, ax = plt.subplots(figsize=(6.5, 6.5))
     if data.empty:
-        ax.text(0.5, 0.5, "no live board series in the source", ha="center", va="center", fontsize=13)
-        ax.set_axis_off()
-        return _svg(fig)
-    moved = data.batch_in_top != data.live_in_top
-    ax.scatter(
-        data.batch_rank[~moved], data.live_rank[~moved], s=28, color="#0969da", label="same prize status"
+        return "<p>No live board series in the source.</p>"
+    edge = float(max(data.batch_rank.max(), data.live_rank.max())) + 1
+    plot = Plot(
+        560,
+        560,
+        (0.0, edge),
+        (0.0, edge),
+        "Live board vs batch",
+        "batch rank (authoritative)",
+        "live board rank",
+        invert=True,
     )
-    ax.scatter(data.batch_rank[moved], data.live_rank[moved], s=60, color="#cf222e", label="prize differs")
-    for row in data[moved].itertuples():
-        ax.annotate(
-            str(row.user),
-            (row.batch_rank, row.live_rank),
-            fontsize=10,
-            xytext=(4, 4),
-            textcoords="offset points",
-        )
-    edge = max(data.batch_rank.max(), data.live_rank.max()) + 1
-    ax.plot([1, edge], [1, edge], color="#8c959f", linewidth=1)
-    ax.axvline(top + 0.5, color="#cf222e", linestyle="--")
-    ax.axhline(top + 0.5, color="#cf222e", linestyle="--")
-    ax.set_xlabel("batch rank (authoritative)", fontsize=12)
-    ax.set_ylabel("live board rank", fontsize=12)
-    ax.set_title("Live board vs batch", fontsize=15)
-    ax.invert_xaxis()
-    ax.invert_yaxis()
-    ax.legend(fontsize=10)
-    return _svg(fig)
+    plot.line([(1, 1), (edge, edge)], "#d0d7de")
+    plot.vline(top + 0.5, "#cf222e")
+    plot.hline(top + 0.5, "#cf222e")
+    moved = data.batch_in_top.astype(bool) != data.live_in_top.astype(bool)
+    same = data[~moved]
+    plot.points(list(zip(same.batch_rank, same.live_rank, strict=True)), "#0969da", "same prize status")
+    differ = data[moved]
+    plot.points(list(zip(differ.batch_rank, differ.live_rank, strict=True)), "#cf222e", "prize differs", r=6)
+    for row in differ.itertuples():
+        plot.text(float(row.batch_rank), float(row.live_rank), str(row.user), color="#cf222e")
+    return plot.render()
 
 
 def _esc(value: Any) -> str:
