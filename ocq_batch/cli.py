@@ -373,6 +373,12 @@ def export(
     )
     out.print(f"archive: {result.out} (manifest.json, {len(result.manifest['files'])} files)")
     out.print(f"store:   {result.store}")
+    style = "bold green" if result.audit.clean else "bold red"
+    out.print(
+        f"[{style}]audit:[/] {escape(result.audit.cutoff.sentence())}; see {result.out / 'report.html'} "
+        "or run 'ocq-batch verify --archive' on it",
+        markup=True,
+    )
     if stats.warnings:
         err.print(f"warning: the source reported {len(stats.warnings)} warning(s); see manifest.json")
 
