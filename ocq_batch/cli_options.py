@@ -1,0 +1,239 @@
+"""Option declarations shared by the commands, and how they become library objects."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from ocq_batch.http import HttpOptions
+from ocq_batch.render import err
+
+DEFAULT_TOKEN_ENV = "OCQ_TOKEN"
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        help="Event configuration (TOML); only keys that differ from Open Code Quest 2024 are needed. "
+        "Example: --config event.toml",
+        dir_okay=False,
+    ),
+]
+FromOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--from",
+        help="Start of the scoring window, ISO 8601 with offset (default: [event] start). "
+        "Example: --from 2024-10-04T13:15:00Z",
+    ),
+]
+ToOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--to",
+        help="End of the scoring window; scores are taken at this instant (default: [event] end). "
+        "Example: --to 2024-10-04T15:45:00Z",
+    ),
+]
+SourceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--source",
+        help="A Thanos/Prometheus URL, or a replay folder recorded by 'ocq-batch fetch' or 'simulate' "
+        "(default: the bundled demo event). Example: --source https://rbac-query-proxy-open-cluster-"
+        "management-observability.apps.hub.example.com",
+    ),
+]
+EnvOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--env",
+        help="Environment whose completions score (default: [scoring] env, prod). Example: --env prod",
+    ),
+]
+ModelOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        help="Scoring model: continuous (exact seconds) or stepped (5-minute ticks). "
+        "Example: --model stepped",
+    ),
+]
+TopOpt = Annotated[
+    int | None,
+    typer.Option("--top", help="How many win a prize (default: [scoring] top, 30). Example: --top 30"),
+]
+OutOpt = Annotated[
+    Path,
+    typer.Option(
+        "--out",
+        help="Output folder: the archive (manifest.json, *.parquet, ranking.csv) and the working "
+        "store.duckdb. Replaced atomically on success. Example: --out results/ocq2024",
+        file_okay=False,
+    ),
+]
+StoreOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--store",
+        help="DuckDB store to use instead of <out>/store.duckdb. Example: --store ocq.duckdb",
+        dir_okay=False,
+    ),
+]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars and no ranking table.")]
+TokenEnvOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--token-env",
+        help="Environment variable holding the bearer token (default: OCQ_TOKEN when it is set). "
+        "Example: --token-env OCQ_TOKEN  (export OCQ_TOKEN=$(oc whoami -t))",
+    ),
+]
+TokenFileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--token-file",
+        help="File holding the bearer token. Example: --token-file ~/.ocq-token",
+        dir_okay=False,
+    ),
+]
+CaFileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--ca-file",
+        help="CA bundle to verify the server's TLS certificate (e.g. the OpenShift router CA). "
+        "Example: --ca-file router-ca.crt",
+        dir_okay=False,
+    ),
+]
+InsecureOpt = Annotated[
+    bool, typer.Option("--insecure", help="Do not verify the server's TLS certificate (prints a warning).")
+]
+AllowPartialOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-partial",
+        help="Accept responses carrying Thanos warnings (partial data); they are recorded in the manifest.",
+    ),
+]
+DedupOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--dedup/--no-dedup",
+        help="Send Thanos dedup=true/false (default: not sent, the querier's default).",
+    ),
+]
+ConcurrencyOpt = Annotated[
+    int,
+    typer.Option("--concurrency", min=1, max=32, help="Requests in flight at once. Example: --concurrency 4"),
+]
+RefetchOpt = Annotated[
+    bool,
+    typer.Option(
+        "--refetch",
+        help="Fetch every chunk again, even those already recorded and settled (chunks recorded "
+        "less than 15 minutes after their end are always fetched again).",
+    ),
+]
+BasicUserOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--basic-user", help="User for HTTP basic auth (instead of a token). Example: --basic-user jury"
+    ),
+]
+BasicPasswordEnvOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--basic-password-env",
+        help="Environment variable holding the basic-auth password. "
+        "Example: --basic-password-env OCQ_PASSWORD",
+    ),
+]
+TimeoutOpt = Annotated[
+    float,
+    typer.Option("--timeout", min=1, help="Seconds allowed for one request. Example: --timeout 60"),
+]
+ArchiveOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--archive",
+        help="Audit an existing archive (the --out of an export) instead of pulling from a source; "
+        "its samples are re-scored with its own settings. Example: --archive results/ocq2024",
+        file_okay=False,
+    ),
+]
+
+
+def http_options(
+    url: str,
+    token_env: str | None,
+    token_file: Path | None,
+    ca_file: Path | None,
+    insecure: bool,
+    allow_partial: bool,
+    dedup: bool | None,
+    concurrency: int,
+    timeout: float,
+    refetch: bool = False,
+    basic_user: str | None = None,
+    basic_password_env: str | None = None,
+) -> HttpOptions:
+    """HTTP options from the command line; OCQ_TOKEN is used when set and nothing else is said."""
+    if (
+        token_env is None
+        and token_file is None
+        and basic_user is None
+        and os.environ.get(DEFAULT_TOKEN_ENV, "").strip()
+    ):
+        token_env = DEFAULT_TOKEN_ENV
+    if insecure:
+        err.print("warning: --insecure: the server's TLS certificate is not verified")
+    return HttpOptions(
+        base_url=url,
+        token_env=token_env,
+        token_file=token_file,
+        ca_file=ca_file,
+        insecure=insecure,
+        allow_partial=allow_partial,
+        dedup=dedup,
+        concurrency=concurrency,
+        request_timeout_s=timeout,
+        refetch=refetch,
+        basic_user=basic_user,
+        basic_password_env=basic_password_env,
+    )
+
+
+def is_url(text: str | None) -> bool:
+    return bool(text) and str(text).startswith(("http://", "https://"))
+
+
+def http_args(
+    token_env: str | None,
+    token_file: Path | None,
+    ca_file: Path | None,
+    insecure: bool,
+    allow_partial: bool,
+    dedup: bool | None,
+    concurrency: int,
+    timeout: float,
+    refetch: bool,
+    basic_user: str | None,
+    basic_password_env: str | None,
+) -> dict[str, Any]:
+    return {
+        "token_env": token_env,
+        "token_file": token_file,
+        "ca_file": ca_file,
+        "insecure": insecure,
+        "allow_partial": allow_partial,
+        "dedup": dedup,
+        "concurrency": concurrency,
+        "timeout": timeout,
+        "refetch": refetch,
+        "basic_user": basic_user,
+        "basic_password_env": basic_password_env,
+    }
