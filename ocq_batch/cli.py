@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -38,9 +38,7 @@ from ocq_batch.cli_options import (
     TokenFileOpt,
     ToOpt,
     TopOpt,
-    http_args,
     http_options,
-    is_url,
 )
 from ocq_batch.config import MODELS, Config, describe, load_config
 from ocq_batch.errors import ConfigError, OcqError
@@ -49,6 +47,10 @@ from ocq_batch.pipeline import Window
 from ocq_batch.render import err, out, progress_bar, ranking_table
 from ocq_batch.sources import ReplaySource, Source
 from ocq_batch.timeutil import iso, local, parse_duration, parse_instant, zone
+
+if TYPE_CHECKING:
+    from ocq_batch.export import ExportResult
+    from ocq_batch.http import HttpOptions
 
 app = typer.Typer(
     name="ocq-batch",
@@ -169,29 +171,23 @@ def export(
 
     Example: ocq-batch export --from 2024-10-04T13:15:00Z --to 2024-10-04T15:45:00Z --out results/ocq2024
     """
-    from ocq_batch.export import export as run_export
-
     with _guard():
         config, window = _resolve(config_path, env, model, top, start, end)
-        with progress_bar(not quiet) as bar:
-            if is_url(source):
-                opts = http_options(
-                    str(source),
-                    token_env,
-                    token_file,
-                    ca_file,
-                    insecure,
-                    allow_partial,
-                    dedup,
-                    concurrency,
-                    timeout,
-                    refetch,
-                    basic_user,
-                    basic_password_env,
-                )
-                result = run_export(config, window, None, out_dir, store=store, progress=bar, http=opts)
-            else:
-                result = run_export(config, window, make_source(source), out_dir, store=store, progress=bar)
+        opts = http_options(
+            source,
+            token_env,
+            token_file,
+            ca_file,
+            insecure,
+            allow_partial,
+            dedup,
+            concurrency,
+            timeout,
+            refetch,
+            basic_user,
+            basic_password_env,
+        )
+        result = _run_export(config, window, source, opts, out_dir, store, quiet)
     tz = zone(config.timezone)
     if not quiet:
         title = (
@@ -217,6 +213,24 @@ def export(
         err.print(f"warning: the source reported {len(stats.warnings)} warning(s); see manifest.json")
 
 
+def _run_export(
+    config: Config,
+    window: Window,
+    source: str | None,
+    http: HttpOptions | None,
+    out_dir: Path,
+    store: Path | None,
+    quiet: bool,
+) -> ExportResult:
+    """The export job from a server (``http`` given) or a replay folder, with progress bars."""
+    from ocq_batch.export import export as run_export
+
+    with progress_bar(not quiet) as bar:
+        if http is not None:
+            return run_export(config, window, None, out_dir, store=store, progress=bar, http=http)
+        return run_export(config, window, make_source(source), out_dir, store=store, progress=bar)
+
+
 def _audited(
     archive: Path | None,
     config_path: Path | None,
@@ -229,11 +243,10 @@ def _audited(
     out_dir: Path,
     store: Path | None,
     quiet: bool,
-    http: dict[str, Any],
+    http: HttpOptions | None,
 ) -> tuple[Any, Config, Window, Any, str]:
     """Run export (or reload an archive) and the audit; return (con, config, window, audit, where)."""
     from ocq_batch.audit import run_audit
-    from ocq_batch.export import export as run_export
     from ocq_batch.pipeline import run_pipeline
     from ocq_batch.reload import load_archive
     from ocq_batch.store import open_store
@@ -244,12 +257,7 @@ def _audited(
         run_pipeline(con, config, window)
         return con, config, window, run_audit(con, config), str(archive)
     config, window = _resolve(config_path, env, model, top, start, end)
-    with progress_bar(not quiet) as bar:
-        if is_url(source):
-            opts = http_options(str(source), **http)
-            result = run_export(config, window, None, out_dir, store=store, progress=bar, http=opts)
-        else:
-            result = run_export(config, window, make_source(source), out_dir, store=store, progress=bar)
+    result = _run_export(config, window, source, http, out_dir, store, quiet)
     return open_store(result.store, read_only=True), config, window, result.audit, str(result.out)
 
 
@@ -298,8 +306,6 @@ def fetch(
     from ocq_batch.export import fetch as run_fetch
 
     with _guard():
-        if not is_url(source):
-            raise ConfigError(f"--source {source!r} is not an http(s) URL; fetch reads from a server")
         config, window = _resolve(config_path, None, None, None, start, end)
         opts = http_options(
             source,
@@ -315,6 +321,8 @@ def fetch(
             basic_user,
             basic_password_env,
         )
+        if opts is None:
+            raise ConfigError(f"--source {source!r} is not an http(s) URL; fetch reads from a server")
         with progress_bar(not quiet) as bar:
             result = run_fetch(config, window, opts, out_dir, progress=bar)
     out.print(
@@ -470,7 +478,8 @@ def audit(
     """
     from ocq_batch.audit import summary_counts, verdict_exit_code
 
-    http = http_args(
+    http = http_options(
+        source,
         token_env,
         token_file,
         ca_file,
@@ -549,7 +558,8 @@ def verify(
     from ocq_batch.audit import verdict_exit_code
     from ocq_batch.verify import card_lines, evidence_cards
 
-    http = http_args(
+    http = http_options(
+        source,
         token_env,
         token_file,
         ca_file,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -168,7 +168,7 @@ ArchiveOpt = Annotated[
 
 
 def http_options(
-    url: str,
+    url: str | None,
     token_env: str | None,
     token_file: Path | None,
     ca_file: Path | None,
@@ -180,8 +180,13 @@ def http_options(
     refetch: bool = False,
     basic_user: str | None = None,
     basic_password_env: str | None = None,
-) -> HttpOptions:
-    """HTTP options from the command line; OCQ_TOKEN is used when set and nothing else is said."""
+) -> HttpOptions | None:
+    """HTTP options from the command line, or None when the source is not a URL.
+
+    OCQ_TOKEN is used when it is set and no other credential is named.
+    """
+    if url is None or not is_url(url):
+        return None
     if (
         token_env is None
         and token_file is None
@@ -209,31 +214,3 @@ def http_options(
 
 def is_url(text: str | None) -> bool:
     return bool(text) and str(text).startswith(("http://", "https://"))
-
-
-def http_args(
-    token_env: str | None,
-    token_file: Path | None,
-    ca_file: Path | None,
-    insecure: bool,
-    allow_partial: bool,
-    dedup: bool | None,
-    concurrency: int,
-    timeout: float,
-    refetch: bool,
-    basic_user: str | None,
-    basic_password_env: str | None,
-) -> dict[str, Any]:
-    return {
-        "token_env": token_env,
-        "token_file": token_file,
-        "ca_file": ca_file,
-        "insecure": insecure,
-        "allow_partial": allow_partial,
-        "dedup": dedup,
-        "concurrency": concurrency,
-        "timeout": timeout,
-        "refetch": refetch,
-        "basic_user": basic_user,
-        "basic_password_env": basic_password_env,
-    }

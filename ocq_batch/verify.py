@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import duckdb
 
@@ -49,20 +49,19 @@ def evidence_cards(con: duckdb.DuckDBPyConnection, config: Config, audit: AuditR
     """A card for every participant inside the top N (ties at the cut-off included)."""
     winners = audit.robustness[audit.robustness.in_top].sort_values(["rank", "user"])
     clusters = dict(con.execute("select user, clusters from users_seen").fetchall())
-    collect = config.audit.collect_interval_s
     rows = con.execute(
         """
-        select s.user, s.exercise, s.completed_at, s.completed_after, s.cluster, s.points
-        from scores as s join exercise_params as e using (exercise) cross join run_params as p
+        select s.user, s.exercise, s.completed_at, b.earliest_at, s.cluster, s.points
+        from scores as s
+        join exercise_params as e using (exercise)
+        cross join run_params as p
+        join exercise_bounds as b on b.user = s.user and b.exercise = s.exercise
         where s.model = p.model order by s.user, e.ordinal
         """
     ).fetchall()
     per_user: dict[str, list[ExerciseEvidence]] = {}
     evidence = audit.findings[audit.findings.check == "component_evidence"]
-    for user, exercise, at, after, cluster, points in rows:
-        earliest = None
-        if at is not None and after is not None:
-            earliest = min(after, at - timedelta(seconds=collect))
+    for user, exercise, at, earliest, cluster, points in rows:
         sentence = evidence[
             (evidence.user == user) & (evidence.exercise == exercise) & (evidence.env == config.env)
         ].message

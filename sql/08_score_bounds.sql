@@ -1,18 +1,17 @@
--- robustness: one row per ranked participant: the interval the final score can lie in.
+-- exercise_bounds: one row per (participant, exercise) of the configured model.
 -- A completion happened in (earliest_at, completed_at], where earliest_at is the sample
 -- before it or, when the hub only learnt component values every collect_interval, that
--- much earlier (whichever is earlier). Score decreases as completion moves later, so
--- score_min = the score (completions at completed_at) and score_max = every completion at
--- earliest_at. A completion already at 1 when the window opened has no lower bound:
--- score_max is +inf. Invariants: score_min = ranking.score; score_min <= score_max.
-create or replace table robustness as
+-- much earlier (whichever is earlier); null when the series was already at 1 when the
+-- window opened (no lower bound). points_max = the points with the completion at
+-- earliest_at (+inf without a lower bound). Invariant: points <= points_max.
+create or replace table exercise_bounds as
 with p as (
     select r.*, a.collect_interval_s from run_params as r cross join audit_params as a
 ),
 bounds as (
     select
         s.user, s.exercise, s.points, s.completed_at, s.completed_after,
-        e.base, e.expected_s, e.penalty, p.tick_s, p.accel_rate, p.model,
+        e.base, e.expected_s, e.penalty, p.tick_s, p.accel_rate, p.model, p.t0,
         (epoch_us(p.to_ts) - epoch_us(p.t0)) / 1e6 as to_s,
         case
             when s.completed_at is null then null
@@ -30,6 +29,7 @@ bounds as (
 per_exercise as (
     select
         user, exercise, points, completed_at,
+        t0 + to_microseconds((earliest_s * 1e6)::bigint) as earliest_at,
         case
             when completed_at is null then points
             when earliest_s is null then 'inf'::double
@@ -40,10 +40,19 @@ per_exercise as (
                 + accel_rate * (floor(to_s / tick_s) - floor(earliest_s / tick_s))
         end as points_max
     from bounds
-),
-per_user as (
+)
+select user, exercise, points, completed_at, earliest_at, points_max
+from per_exercise
+order by user, exercise;
+
+-- robustness: one row per ranked participant: the interval the final score can lie in.
+-- Score decreases as completion moves later, so score_min = the score (completions at
+-- completed_at) and score_max = every completion at its earliest_at (exercise_bounds).
+-- Invariants: score_min = ranking.score; score_min <= score_max.
+create or replace table robustness as
+with per_user as (
     select user, sum(points) as score_min, sum(points_max) as score_max
-    from per_exercise
+    from exercise_bounds
     group by user
 )
 select
