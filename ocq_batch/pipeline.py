@@ -2,6 +2,12 @@
 
 samples -> signal -> transitions -> completions -> scores -> ranking -> timeline.
 
+Steps 01 to 03 read the change log kept at load time (:mod:`ocq_batch.changelog`);
+``sql/samples/`` holds the same steps computed from every sample. Those run for the
+``components`` signal (an AND of several series at the same instant, which a per-series
+log cannot give), when two completion series share a key, and with ``from_samples``
+(the reference the tests compare with).
+
 Parameters reach SQL as small tables (``run_params``, ``exercise_params``,
 ``exercise_components``, ``env_params``, ``exclusions``), never spliced into
 SQL text. Every table a step writes is a projection, rebuilt on each run.
@@ -14,20 +20,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import duckdb
-import pandas as pd
+import pyarrow as pa
 
 from ocq_batch.config import SIGNALS, Config
 from ocq_batch.paths import sql_steps, sql_text
-
-PROJECTIONS = (
-    "users_seen",
-    "signal",
-    "transitions",
-    "completions",
-    "scores",
-    "ranking",
-    "timeline",
-)
 
 
 @dataclass(frozen=True)
@@ -61,7 +57,7 @@ def write_params(con: duckdb.DuckDBPyConnection, config: Config, window: Window)
             "step_s": config.step_s,
         },
     )
-    exercises = pd.DataFrame(
+    exercises = pa.table(
         {
             "exercise": [e.name for e in config.exercises],
             "ordinal": list(range(1, len(config.exercises) + 1)),
@@ -70,10 +66,14 @@ def write_params(con: duckdb.DuckDBPyConnection, config: Config, window: Window)
             "penalty": [float(e.penalty) for e in config.exercises],
         }
     )
-    components = pd.DataFrame(
-        [(e.name, c) for e in config.exercises for c in e.components], columns=["exercise", "component"]
+    pairs = [(e.name, c) for e in config.exercises for c in e.components]
+    components = pa.table(
+        {
+            "exercise": pa.array([e for e, _ in pairs], pa.string()),
+            "component": pa.array([c for _, c in pairs], pa.string()),
+        }
     )
-    envs = pd.DataFrame({"env": list(config.envs), "ordinal": list(range(1, len(config.envs) + 1))})
+    envs = pa.table({"env": list(config.envs), "ordinal": list(range(1, len(config.envs) + 1))})
     for name, frame in (
         ("exercise_params", exercises),
         ("exercise_components", components),
@@ -94,7 +94,12 @@ def write_exclusions(con: duckdb.DuckDBPyConnection, patterns: tuple[str, ...]) 
             if rx.search(user):
                 rows.append((user, text))
                 break
-    frame = pd.DataFrame(rows, columns=["user", "pattern"]).astype("string")
+    frame = pa.table(
+        {
+            "user": pa.array([u for u, _ in rows], pa.string()),
+            "pattern": pa.array([p for _, p in rows], pa.string()),
+        }
+    )
     con.register("frame", frame)
     con.execute(
         "create or replace table exclusions as "
@@ -104,29 +109,54 @@ def write_exclusions(con: duckdb.DuckDBPyConnection, patterns: tuple[str, ...]) 
 
 
 LAST_SCORING_STEP = 7
-SIGNAL_STEPS = (2, 4)  # signal -> transitions -> completions
-ALT_TABLES = ("signal", "transitions", "completions")
+SIGNAL_STEPS = (2, 3)  # signal -> transitions; step 04 (completions) reads transitions
+ALT_TABLES = ("signal_keys", "transitions", "completions")
+REFERENCE = "samples"  # the folder under sql/ of the steps computed from every sample
+
+_SHARED_KEYS = """
+    with keys as (
+        select s.user, s.exercise, e.env, s.cluster
+        from series as s
+        join env_params as e on e.env = s.env or s.env is null
+        where s.component = 'completion' and s.user is not null and s.exercise is not null
+    )
+    select count(*) from (select 1 from keys group by user, exercise, env, cluster having count(*) > 1)
+"""
+
+
+def signal_steps(con: duckdb.DuckDBPyConnection, signal: str, from_samples: bool = False) -> list[str]:
+    """The SQL files of steps 02 and 03 for ``signal``: from the change log when it applies."""
+    names = [n for n in sql_steps(*SIGNAL_STEPS)]
+    if from_samples or signal != "recorded" or con.execute(_SHARED_KEYS).fetchall()[0][0]:
+        return [f"{REFERENCE}/{n}" for n in names]
+    return names
 
 
 def run_pipeline(
-    con: duckdb.DuckDBPyConnection, config: Config, window: Window, alt_signal: bool = True
+    con: duckdb.DuckDBPyConnection,
+    config: Config,
+    window: Window,
+    alt_signal: bool = True,
+    from_samples: bool = False,
 ) -> None:
     """Rebuild every projection from the stored samples for ``config`` and ``window``.
 
-    With ``alt_signal``, the completion steps also run once with the other signal
-    (recorded vs components) into ``signal_alt``, ``transitions_alt`` and
-    ``completions_alt``, for the audit to compare; the scoring uses the configured one.
+    With ``alt_signal``, steps 02 to 04 also run once with the other signal (recorded vs
+    components) into ``signal_keys_alt``, ``transitions_alt`` and ``completions_alt``, for
+    the audit to compare; the scoring uses the configured one. ``from_samples`` computes
+    every step from the samples instead of the change log (same tables; slower).
     """
     write_params(con, config, window)
-    for step in sql_steps(1, LAST_SCORING_STEP):
-        if step.startswith(f"{SIGNAL_STEPS[0]:02d}_") and alt_signal:
-            other = next(s for s in SIGNALS if s != config.signal)
-            con.execute("update run_params set signal = ?", [other])
-            for alt in sql_steps(*SIGNAL_STEPS):
-                con.execute(sql_text(alt))
-            for table in ALT_TABLES:
-                con.execute(f"create or replace table {table}_alt as select * from {table}")  # ours
-            con.execute("update run_params set signal = ?", [config.signal])
+    first = f"{REFERENCE}/01_participants.sql" if from_samples else "01_participants.sql"
+    con.execute(sql_text(first))
+    write_exclusions(con, config.exclude_users)
+    if alt_signal:
+        other = next(s for s in SIGNALS if s != config.signal)
+        con.execute("update run_params set signal = ?", [other])
+        for step in [*signal_steps(con, other, from_samples), *sql_steps(4, 4)]:
+            con.execute(sql_text(step))
+        for table in ALT_TABLES:
+            con.execute(f"create or replace table {table}_alt as select * from {table}")  # ours
+        con.execute("update run_params set signal = ?", [config.signal])
+    for step in [*signal_steps(con, config.signal, from_samples), *sql_steps(4, LAST_SCORING_STEP)]:
         con.execute(sql_text(step))
-        if step.startswith("01_"):
-            write_exclusions(con, config.exclude_users)

@@ -2,7 +2,8 @@
 
 Responses are parsed into Arrow batches and appended with an anti-join on the
 natural keys, so loading the same data twice (or overlapping chunks) changes
-nothing. Label values and query strings only ever reach DuckDB as loaded data.
+nothing. The change log (:mod:`ocq_batch.changelog`) is derived in the same
+transaction. Label values and query strings only ever reach DuckDB as loaded data.
 """
 
 from __future__ import annotations
@@ -21,12 +22,13 @@ import numpy as np
 import orjson
 import pyarrow as pa
 
+from ocq_batch import changelog
 from ocq_batch.errors import SourceError, StoreError
 from ocq_batch.ingest import scan_matrix
 from ocq_batch.paths import sql_text
 from ocq_batch.sources import Response
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the change log (chunks, state_changes)
 BATCH_SAMPLES = 500_000
 # DuckDB's own default is 80 % of RAM; a bound keeps a 1e8-sample run under 4 GiB (it spills
 # sorts and joins to disk beyond it). OCQ_DUCKDB_MEMORY=8GB raises it on a bigger machine.
@@ -100,6 +102,8 @@ def open_store(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection
         "select count(*) from information_schema.tables where table_name = 'meta'"
     ).fetchall()  # fetched to the end: DuckDB refuses new work on a connection with a pending result
     if has_meta and has_meta[0][0]:
+        if _version(con) == "1":
+            _upgrade_from_1(con)
         _check_version(con, path)
     else:
         con.execute(sql_text("schema.sql"))
@@ -107,14 +111,37 @@ def open_store(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection
     return con
 
 
-def _check_version(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+def _version(con: duckdb.DuckDBPyConnection) -> str | None:
     rows = con.execute("select value from meta where key = 'schema_version'").fetchall()
-    if not rows or rows[0][0] != str(SCHEMA_VERSION):
-        found = rows[0][0] if rows else "none"
+    return str(rows[0][0]) if rows else None
+
+
+def _check_version(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    found = _version(con)
+    if found == "1" and SCHEMA_VERSION == 2:
         raise StoreError(
-            f"store {path} has schema version {found}, this ocq-batch writes {SCHEMA_VERSION}; "
+            f"store {path} has schema version 1, this ocq-batch reads {SCHEMA_VERSION}; "
+            "run a command that writes to it once (e.g. ocq-batch export --out with the same folder) "
+            "to upgrade it in place"
+        )
+    if found != str(SCHEMA_VERSION):
+        raise StoreError(
+            f"store {path} has schema version {found or 'none'}, this ocq-batch writes {SCHEMA_VERSION}; "
             "pass a new --out (the old store stays readable by the version that wrote it)"
         )
+
+
+def _upgrade_from_1(con: duckdb.DuckDBPyConnection) -> None:
+    """Version 1 had no change log: derive it from the stored samples, in one transaction."""
+    con.execute("begin transaction")
+    try:
+        con.execute(sql_text("schema.sql"))  # creates only what is missing
+        changelog.rebuild(con)
+        con.execute("update meta set value = ? where key = 'schema_version'", [str(SCHEMA_VERSION)])
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
 
 
 @dataclass
@@ -360,16 +387,29 @@ class Loader:
             {name: [v for p in parsed for v in p.series[name]] for name in _SERIES_SCHEMA.names},
             schema=_SERIES_SCHEMA,
         )
+        ts_us = _concat([p.ts_us for p in parsed], np.int64)
+        values = _concat([p.values for p in parsed], np.float64)
         samples = pa.table(
             [
                 pa.array(_concat([p.sample_series_ids() for p in parsed], np.int64)),
-                pa.array(_concat([p.ts_us for p in parsed], np.int64)).cast(_SAMPLES_SCHEMA.field("ts").type),
-                pa.array(_concat([p.values for p in parsed], np.float64)),
+                pa.array(ts_us).cast(_SAMPLES_SCHEMA.field("ts").type),
+                pa.array(values),
                 pa.array(_concat([np.full(p.n_samples, p.fetch_id, np.int64) for p in parsed], np.int64)),
             ],
             schema=_SAMPLES_SCHEMA,
         )
         append = self.fast and self._appendable
+        log = (
+            changelog.from_batch(
+                _concat([np.asarray(p.series["series_id"], np.int64) for p in parsed], np.int64),
+                _concat([np.full(len(p.counts), p.fetch_id, np.int64) for p in parsed], np.int64),
+                _concat([p.counts for p in parsed], np.int64),
+                ts_us,
+                values,
+            )
+            if append
+            else None
+        )
         con = self.con
         con.execute("begin transaction")
         try:
@@ -377,7 +417,12 @@ class Loader:
             con.register("new_samples", samples)
             before = _count(con, "series"), _count(con, "samples")
             con.execute(_INSERT_SERIES)
-            con.execute(_APPEND_SAMPLES if append else _INSERT_SAMPLES)
+            if log is not None:
+                con.execute(_APPEND_SAMPLES)
+                changelog.append(con, *log)
+            else:
+                con.execute(_INSERT_SAMPLES)
+                changelog.rebuild(con, "new_samples")
             con.executemany("insert into fetches values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", self._fetches)
             after = _count(con, "series"), _count(con, "samples")
             con.execute("commit")

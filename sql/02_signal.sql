@@ -1,61 +1,107 @@
--- signal: one row per (user, exercise, env, cluster, ts) where the completion state is known.
--- Grain: a numeric sample of the configured signal inside the window.
--- Invariants: state in (0, 1); NaN, Inf and missing samples are gaps (no row), never 0.
--- 'recorded' reads the completion series; 'components' is the AND of the exercise's
--- component series at the same timestamp (all must be present). Series without env
--- (the dev-only pipeline) count for every environment, as in the live rules.
-create or replace table signal as
+-- signal_edges: where the completion state of each (user, exercise, env, cluster) is set or
+-- changes inside the window [from_ts, to_ts], read from the change log (the 'recorded'
+-- signal; ocq_batch/pipeline.py runs sql/samples/ for the other one).
+-- Grain: (user, exercise, env, cluster, ts). One is_window_start row per key with data: the
+-- first known sample in the window and its state (prev_* null). Every other row is a change
+-- between consecutive known samples (state <> prev_state), prev_ts the known sample before.
+-- Invariants: state in (0, 1); NaN, Inf and missing samples are gaps, never 0: they widen
+-- (prev_ts, ts] and never change the state. Series without env count for every environment.
+-- signal_keys: one row per (user, exercise, env, cluster) with a known sample in the window.
+-- sql/samples/02_signal.sql and 03_transitions.sql give the same from every sample.
+drop table if exists signal;  -- the sample-level projection of sql/samples/02_signal.sql
+
+create or replace table signal_edges as
 with p as (
     select * from run_params
 ),
--- the signal is chosen before any work: the branch not configured reads no sample
-numeric_samples as (
-    select s.user, s.exercise, s.env, s.cluster, s.component, x.ts, x.value
-    from samples as x
-    join series as s using (series_id)
+scope as (
+    select series_id
+    from series
+    where component = 'completion' and user is not null and exercise is not null
+),
+-- a series' chunks in time order, each with the last known sample before it
+known_chunks as (
+    select c.series_id, c.first_known_ts, c.first_state, c.last_known_ts,
+           lag(c.last_known_ts) over w as prev_last_ts,
+           lag(c.last_state) over w as prev_last_state
+    from chunks as c
+    semi join scope using (series_id)
+    where c.n_known > 0
+    window w as (partition by c.series_id order by c.first_known_ts)
+),
+-- every known sample where the state may differ from the one before
+edges as (
+    select series_id, first_known_ts as ts, prev_last_ts as prev_ts,
+           first_state as state, prev_last_state as prev_state
+    from known_chunks
+    union all
+    select c.series_id, c.ts, c.prev_ts, c.state, 1 - c.state
+    from state_changes as c
+    semi join scope using (series_id)
+),
+-- a chunk that begins before the window and has a known sample in it: that sample may be
+-- inside a run, so it is read from the samples (chunks of a series never overlap)
+straddling as (
+    select k.series_id, k.last_known_ts
+    from known_chunks as k
     cross join p
-    where s.user is not null
-      and s.exercise is not null
-      and x.ts between p.from_ts and p.to_ts
+    where k.first_known_ts < p.from_ts and k.last_known_ts >= p.from_ts
+),
+straddling_first as (
+    select x.series_id, min(x.ts) as ts
+    from straddling as k
+    join samples as x on x.series_id = k.series_id
+    cross join p
+    where x.ts >= p.from_ts
+      and x.ts <= least(k.last_known_ts, p.to_ts)
       and x.value is not null
-      and not isnan(x.value)
-      and not isinf(x.value)
-      and (s.component = 'completion') = (p.signal = 'recorded')
+      and isfinite(x.value)
+    group by x.series_id
+),
+firsts as (
+    select series_id, min(ts) as ts
+    from (
+        select e.series_id, e.ts from edges as e cross join p where e.ts between p.from_ts and p.to_ts
+        union all
+        select series_id, ts from straddling_first
+    )
+    group by series_id
+),
+-- the state at the first known sample: the last edge at or before it
+starts as (
+    select f.series_id, f.ts, e.state
+    from firsts as f
+    asof join edges as e on e.series_id = f.series_id and f.ts >= e.ts
+),
+series_edges as (
+    select series_id, ts, null::timestamptz as prev_ts, state, null::integer as prev_state,
+           true as is_window_start
+    from starts
+    union all
+    select e.series_id, e.ts, e.prev_ts, e.state, e.prev_state, false
+    from edges as e
+    join starts as s using (series_id)
+    cross join p
+    where e.ts > s.ts and e.ts <= p.to_ts and e.state <> e.prev_state
 ),
 -- series without env count for every environment (an equi-join plus a cross join, not an OR join)
-with_env as (
-    select n.user, n.exercise, n.env, n.cluster, n.component, n.ts, n.value
-    from numeric_samples as n
-    join env_params as e on e.env = n.env
+keys as (
+    select s.series_id, s.user, s.exercise, e.env, s.cluster
+    from series as s
+    join env_params as e on e.env = s.env
     union all
-    select n.user, n.exercise, e.env, n.cluster, n.component, n.ts, n.value
-    from numeric_samples as n
+    select s.series_id, s.user, s.exercise, e.env, s.cluster
+    from series as s
     cross join env_params as e
-    where n.env is null
-),
-recorded as (
-    select user, exercise, env, cluster, ts, (value >= 0.5)::integer as state
-    from with_env
-    where component = 'completion'
-),
-components as (
-    select n.user, n.exercise, n.env, n.cluster, n.ts,
-           min((n.value >= 0.5)::integer) as state,
-           count(distinct n.component) as n_components
-    from with_env as n
-    join exercise_components as c on c.exercise = n.exercise and c.component = n.component
-    group by n.user, n.exercise, n.env, n.cluster, n.ts
-),
-complete_components as (
-    select c.user, c.exercise, c.env, c.cluster, c.ts, c.state
-    from components as c
-    join (select exercise, count(*) as n_required from exercise_components group by exercise) as r
-      on r.exercise = c.exercise
-    where c.n_components = r.n_required
+    where s.env is null
 )
-select user, exercise, env, cluster, ts, state from recorded
-where (select signal from p) = 'recorded'
-union all
-select user, exercise, env, cluster, ts, state from complete_components
-where (select signal from p) = 'components'
-order by user, exercise, env, cluster, ts
+select k.user, k.exercise, k.env, k.cluster, x.ts, x.prev_ts, x.state, x.prev_state, x.is_window_start
+from series_edges as x
+join keys as k using (series_id)
+order by k.user, k.exercise, k.env, k.cluster, x.ts;
+
+create or replace table signal_keys as
+select user, exercise, env, cluster
+from signal_edges
+where is_window_start
+order by user, exercise, env, cluster;

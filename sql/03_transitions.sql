@@ -3,21 +3,13 @@
 -- samples, plus a row with from_value null when the first known sample in the window is 1.
 -- prev_ts is the previous known sample (null at window start): the true moment of the
 -- change lies in (prev_ts, ts]. Gaps widen that interval; they never create transitions.
+-- Read from signal_edges (step 02); sql/samples/03_transitions.sql derives it from signal.
 create or replace table transitions as
-with ordered as (
-    select
-        user, exercise, env, cluster, ts, state,
-        lag(state) over w as prev_state,
-        lag(ts) over w as prev_ts
-    from signal
-    window w as (partition by user, exercise, env, cluster order by ts)
-)
 select
     user, exercise, env, cluster, ts, prev_ts,
     prev_state as from_value,
     state as to_value,
-    prev_state is null as is_window_start
-from ordered
-where (prev_state is null and state = 1)
-   or prev_state <> state
+    is_window_start
+from signal_edges
+where not is_window_start or state = 1
 order by user, exercise, env, cluster, ts

@@ -217,10 +217,10 @@ disagree as (
           abs(epoch(x.main_at) - epoch(x.alt_at)) > p.eval_interval_s + p.step_s
           -- "never complete" only counts when that signal has data at all (else it is a gap)
           or (x.main_at is null and exists (
-                select 1 from signal as g where g.user = x.user and g.exercise = x.exercise
+                select 1 from signal_keys as g where g.user = x.user and g.exercise = x.exercise
                 and g.env = x.env and g.cluster is not distinct from x.cluster))
           or (x.alt_at is null and exists (
-                select 1 from signal_alt as g where g.user = x.user and g.exercise = x.exercise
+                select 1 from signal_keys_alt as g where g.user = x.user and g.exercise = x.exercise
                 and g.env = x.env and g.cluster is not distinct from x.cluster))
       )
 ),

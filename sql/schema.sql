@@ -44,3 +44,28 @@ create table if not exists samples (
     value     double,
     fetch_id  bigint not null
 );
+
+-- The change log (ocq_batch/changelog.py): derived from samples when they are stored,
+-- append-only, read by the numbered steps instead of every sample.
+-- one row per (series, response): the samples that response stored
+create table if not exists chunks (
+    series_id      bigint not null,
+    fetch_id       bigint,           -- null: every stored sample of the series, derived again
+    n_samples      bigint not null,
+    first_ts       timestamptz not null,
+    last_ts        timestamptz not null,
+    n_known        bigint not null,  -- samples with a finite value
+    first_known_ts timestamptz,      -- null when n_known = 0, as the three below
+    first_state    integer,          -- value >= 0.5
+    last_known_ts  timestamptz,
+    last_state     integer
+);
+
+-- one row per known sample whose state differs from the previous known sample of its chunk
+create table if not exists state_changes (
+    series_id bigint not null,
+    fetch_id  bigint,
+    ts        timestamptz not null,
+    prev_ts   timestamptz not null,
+    state     integer not null
+);

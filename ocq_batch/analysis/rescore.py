@@ -13,6 +13,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as pads
 
+from ocq_batch import changelog
 from ocq_batch.analysis.reading import Archive, read_archive
 from ocq_batch.archive import TABLES, _utc
 from ocq_batch.config import Config, ConfigError
@@ -104,6 +105,7 @@ class Rescorer:
         )
         for name in ("archived", "new_series", "new_fetches"):
             con.unregister(name)
+        changelog.rebuild(con)  # samples went in directly, not through the Loader
 
     def run(
         self, config: Config | None = None, window: Window | None = None, earliest: bool = False

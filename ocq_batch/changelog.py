@@ -1,0 +1,146 @@
+"""The change log: per series, where its completion state changes, kept up to date at load time.
+
+Samples are insert-only, so what detection needs from them can be derived once, when they
+arrive, instead of re-reading every sample on every run. Two append-only tables (schema in
+``sql/schema.sql``) hold it:
+
+- ``chunks``: one row per (series, response) with the samples that response stored: how
+  many, their time span, and the first and last *known* sample (a finite value) with its
+  state (``value >= 0.5``);
+- ``state_changes``: one row per known sample whose state differs from the previous known
+  sample of the same chunk, with that previous sample's time.
+
+The chunks of one series never overlap in time (the loader only appends a response as is
+when its range is disjoint from everything stored), so the state at any moment, and every
+change between consecutive known samples, follows from chunks and changes alone: a chunk's
+first known sample is compared with the previous chunk's last. When a response overlaps
+stored data, the loader deduplicates it against the samples and :func:`rebuild` derives the
+affected series again from all their stored samples, as one chunk each (``fetch_id`` null).
+The numbered SQL steps read this log; ``sql/samples/`` holds the same steps computed from
+the samples, the reference the tests compare them with.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+_TS = pa.timestamp("us", tz="UTC")
+
+
+def _ts(values: np.ndarray) -> pa.Array:
+    return pa.array(values, pa.int64()).cast(_TS)
+
+
+def from_batch(
+    series_ids: np.ndarray, fetch_ids: np.ndarray, counts: np.ndarray, ts_us: np.ndarray, values: np.ndarray
+) -> tuple[pa.Table, pa.Table]:
+    """Chunks and state changes of a batch whose samples are stored exactly as given.
+
+    ``counts[i]`` samples of series ``series_ids[i]`` (response ``fetch_ids[i]``) follow each
+    other in ``ts_us``/``values``, in strictly increasing time.
+    """
+    keep = counts > 0
+    sid, fid, n = series_ids[keep], fetch_ids[keep], counts[keep]
+    ends = np.cumsum(n)
+    starts = ends - n
+    seg = np.repeat(np.arange(len(n)), n)  # chunk number of every sample
+    known = np.isfinite(values)
+    k_seg, k_ts = seg[known], ts_us[known]
+    k_state = (values[known] >= 0.5).astype(np.int32)
+    n_known = np.bincount(k_seg, minlength=len(n)).astype(np.int64)
+    # first and last known sample of each chunk that has one
+    has = n_known > 0
+    k_ends = np.cumsum(n_known)
+    first_i, last_i = (k_ends - n_known)[has], (k_ends - 1)[has]
+
+    def per_chunk(picked: np.ndarray, source: np.ndarray, dtype: pa.DataType) -> pa.Array:
+        full = np.zeros(len(n), dtype=source.dtype)
+        full[has] = source[picked]
+        return pa.array(full, dtype, mask=~has)
+
+    chunks = pa.table(
+        {
+            "series_id": pa.array(sid, pa.int64()),
+            "fetch_id": pa.array(fid, pa.int64()),
+            "n_samples": pa.array(n, pa.int64()),
+            "first_ts": _ts(ts_us[starts]),
+            "last_ts": _ts(ts_us[ends - 1]),
+            "n_known": pa.array(n_known, pa.int64()),
+            "first_known_ts": per_chunk(first_i, k_ts, pa.int64()).cast(_TS),
+            "first_state": per_chunk(first_i, k_state, pa.int32()),
+            "last_known_ts": per_chunk(last_i, k_ts, pa.int64()).cast(_TS),
+            "last_state": per_chunk(last_i, k_state, pa.int32()),
+        }
+    )
+    changed = np.flatnonzero((k_seg[1:] == k_seg[:-1]) & (k_state[1:] != k_state[:-1])) + 1
+    changes = pa.table(
+        {
+            "series_id": pa.array(sid[k_seg[changed]], pa.int64()),
+            "fetch_id": pa.array(fid[k_seg[changed]], pa.int64()),
+            "ts": _ts(k_ts[changed]),
+            "prev_ts": _ts(k_ts[changed - 1]),
+            "state": pa.array(k_state[changed], pa.int32()),
+        }
+    )
+    return chunks, changes
+
+
+def append(con: duckdb.DuckDBPyConnection, chunks: pa.Table, changes: pa.Table) -> None:
+    """Append a batch's log (inside the caller's transaction)."""
+    con.register("new_chunks", chunks)
+    con.register("new_changes", changes)
+    try:
+        con.execute("insert into chunks select * from new_chunks")
+        con.execute("insert into state_changes select * from new_changes")
+    finally:
+        con.unregister("new_chunks")
+        con.unregister("new_changes")
+
+
+# The same derivation in SQL, for series whose stored samples are not one clean append:
+# every stored sample of the series forms one chunk.
+_REBUILD = """
+    delete from chunks where series_id in (select series_id from {ids});
+    delete from state_changes where series_id in (select series_id from {ids});
+    insert into chunks
+    with x as (
+        select series_id, ts, value,
+               value is not null and isfinite(value) as is_known,
+               (value >= 0.5)::integer as state
+        from samples
+        where series_id in (select series_id from {ids})
+    )
+    select series_id, null::bigint, count(*), min(ts), max(ts),
+           count(*) filter (where is_known),
+           min(ts) filter (where is_known), arg_min(state, ts) filter (where is_known),
+           max(ts) filter (where is_known), arg_max(state, ts) filter (where is_known)
+    from x
+    group by series_id;
+    insert into state_changes
+    with known as (
+        select series_id, ts, (value >= 0.5)::integer as state
+        from samples
+        where series_id in (select series_id from {ids})
+          and value is not null and isfinite(value)
+    ),
+    ordered as (
+        select series_id, ts, state,
+               lag(state) over w as prev_state, lag(ts) over w as prev_ts
+        from known
+        window w as (partition by series_id order by ts)
+    )
+    select series_id, null::bigint, ts, prev_ts, state
+    from ordered
+    where prev_state <> state;
+"""
+
+
+def rebuild(con: duckdb.DuckDBPyConnection, ids_table: str | None = None) -> None:
+    """Derive the log again from the stored samples: of the series in ``ids_table``
+    (a relation with a ``series_id`` column), or of every series."""
+    if ids_table is None:
+        con.execute("create or replace temp table all_series_ids as select series_id from series")
+        ids_table = "all_series_ids"
+    con.execute(_REBUILD.format(ids=ids_table))  # ids_table is one of ours, never user input
