@@ -24,10 +24,10 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from ocq_batch import __version__
+from ocq_batch.archive_samples import samples_reader
 from ocq_batch.config import Config
 from ocq_batch.errors import ArchiveError
 from ocq_batch.pipeline import Window
-from ocq_batch.store import SCHEMA_VERSION
 from ocq_batch.timeutil import iso, zone
 
 FORMAT = "ocq-archive"
@@ -37,6 +37,9 @@ STORE_FILES = (STORE_NAME, STORE_NAME + ".wal")
 REPLAY_DIR = "replay"  # responses recorded from a live server, kept across runs like the store
 # what ocq-batch may find in an output folder it is about to replace
 OWN_FILES = {MANIFEST, "ranking.csv", "report.md", "report.html", REPLAY_DIR, *STORE_FILES}
+
+# the layout of an archive (files, columns, manifest); the store's schema has its own version
+ARCHIVE_VERSION = 1
 
 # One query per Parquet file, in a stable order: same store, same bytes.
 TABLES: dict[str, str] = {
@@ -133,6 +136,8 @@ def write_files(
             _write_csv(table, folder / "ranking.csv", config)
             files["ranking.csv"] = {"rows": table.num_rows}
             rows = table.num_rows
+        elif name == "samples":  # the same rows, without DuckDB sorting their strings
+            rows = _write_streamed(samples_reader(con, ROW_GROUP), path)
         else:
             rows = _write_streamed(con.sql(query).to_arrow_reader(ROW_GROUP), path)
         files[path.name] = {"rows": rows}
@@ -189,7 +194,7 @@ def manifest(
     """The manifest of one archive (never holds a credential: ``source`` is already redacted)."""
     return {
         "format": FORMAT,
-        "schema_version": SCHEMA_VERSION,
+        "schema_version": ARCHIVE_VERSION,
         "tool": "ocq-batch",
         "tool_version": __version__,
         "created_at": iso(datetime.now(UTC)),

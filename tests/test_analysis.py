@@ -15,13 +15,13 @@ from conftest import OUTPUT, T0
 
 from ocq_batch import analysis, charts
 from ocq_batch.analysis import NotAnArchiveError, SchemaVersionError, TamperedFileError
+from ocq_batch.archive import ARCHIVE_VERSION
 from ocq_batch.config import DEFAULT, Config, ConfigError, config_from_settings
 from ocq_batch.errors import ArchiveError, OcqError, WindowError
 from ocq_batch.export import export
 from ocq_batch.paths import demo_dir
 from ocq_batch.pipeline import Window
 from ocq_batch.sources import ReplaySource
-from ocq_batch.store import SCHEMA_VERSION
 from ocq_batch.timeutil import plus
 
 TOP = DEFAULT.top
@@ -194,9 +194,9 @@ def test_a_folder_that_is_not_an_archive(tmp_path: Path) -> None:
 def test_an_unknown_schema_version(demo_archive: Path, tmp_path: Path) -> None:
     folder = copy_archive(demo_archive, tmp_path / "future")
     manifest = json.loads((folder / "manifest.json").read_text())
-    manifest["schema_version"] = SCHEMA_VERSION + 1
+    manifest["schema_version"] = ARCHIVE_VERSION + 1
     (folder / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(SchemaVersionError, match=f"schema version {SCHEMA_VERSION + 1}.*reads version 1"):
+    with pytest.raises(SchemaVersionError, match=f"schema version {ARCHIVE_VERSION + 1}.*reads version 1"):
         analysis.open_archives(folder)
 
 

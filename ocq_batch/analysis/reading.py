@@ -13,11 +13,10 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from ocq_batch import __version__
-from ocq_batch.archive import FORMAT, MANIFEST, _sha256
+from ocq_batch.archive import ARCHIVE_VERSION, FORMAT, MANIFEST, _sha256
 from ocq_batch.config import Config, ConfigError, config_from_settings
 from ocq_batch.errors import ArchiveError
 from ocq_batch.pipeline import Window
-from ocq_batch.store import SCHEMA_VERSION
 from ocq_batch.timeutil import parse_instant
 
 TABLE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")  # only such file stems become view names
@@ -80,10 +79,10 @@ def read_archive(path: str | Path, verify: bool = True) -> Archive:
         found = manifest.get("format") if isinstance(manifest, dict) else type(manifest).__name__
         raise NotAnArchiveError(f"{where} has format {found!r}, not {FORMAT!r}; {hint}")
     version = manifest.get("schema_version")
-    if version != SCHEMA_VERSION:
+    if version != ARCHIVE_VERSION:
         raise SchemaVersionError(
             f"{folder} has archive schema version {version!r}; ocq-batch {__version__} reads version "
-            f"{SCHEMA_VERSION}. Open it with the ocq-batch that wrote it "
+            f"{ARCHIVE_VERSION}. Open it with the ocq-batch that wrote it "
             f"({manifest.get('tool_version', 'unknown version')}) or export it again"
         )
     for name, info in manifest.get("files", {}).items():
