@@ -58,20 +58,26 @@ straddling_first as (
       and isfinite(x.value)
     group by x.series_id
 ),
-firsts as (
-    select series_id, min(ts) as ts
-    from (
-        select e.series_id, e.ts from edges as e cross join p where e.ts between p.from_ts and p.to_ts
-        union all
-        select series_id, ts from straddling_first
-    )
-    group by series_id
+-- the first known sample in the window and its state: an edge, or a straddling chunk's sample
+-- (no edge lies between the window start and that sample, so the last edge before the
+-- window start gives its state)
+per_series as (
+    select e.series_id,
+           min(e.ts) filter (where e.ts between p.from_ts and p.to_ts) as first_edge_at,
+           arg_min(e.state, e.ts) filter (where e.ts between p.from_ts and p.to_ts) as first_edge_state,
+           arg_max(e.state, e.ts) filter (where e.ts < p.from_ts) as state_before
+    from edges as e
+    cross join p
+    group by e.series_id
 ),
--- the state at the first known sample: the last edge at or before it
 starts as (
-    select f.series_id, f.ts, e.state
-    from firsts as f
-    asof join edges as e on e.series_id = f.series_id and f.ts >= e.ts
+    select x.series_id,
+           coalesce(least(x.first_edge_at, f.ts), x.first_edge_at) as ts,
+           case when f.ts < x.first_edge_at or x.first_edge_at is null then x.state_before
+                else x.first_edge_state end as state
+    from per_series as x
+    left join straddling_first as f using (series_id)
+    where x.first_edge_at is not null or f.ts is not null
 ),
 series_edges as (
     select series_id, ts, null::timestamptz as prev_ts, state, null::integer as prev_state,
