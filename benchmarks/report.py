@@ -115,12 +115,6 @@ def render(results: dict[str, Any]) -> str:
             lines.append(
                 _row("fetch + parse", size.get("fetch_parse"), n, _ratio(fp, curl) + " curl (target <= 1.5x)")
             )
-            fc = size.get("fetch_parse_fast_check")
-            if fc and "seconds" in fc:
-                what = " curl: http._check_body through the fast scanner (what-if)"
-                lines.append(
-                    _row("fetch + parse, fast body check", fc, n, _ratio(fc["seconds"], curl) + what)
-                )
         else:
             lines.append(
                 "| fetch | - | - | - | TSDB too slow to build at this size: loaded from the replay folder |"

@@ -96,9 +96,6 @@ def bench_size(label: str, work: Path, repeat: int) -> dict[str, Any]:
             out["curl_gzip"] = best([stage("curl", compressed=True, **args) for _ in range(repeat)])
             out["fetch"] = best([stage("fetch", parse=False, **args) for _ in range(repeat)])
             out["fetch_parse"] = best([stage("fetch", parse=True, **args) for _ in range(repeat)])
-            out["fetch_parse_fast_check"] = best(
-                [stage("fetch_fast_check", parse=True, **args) for _ in range(repeat)]
-            )
     out["load"] = stage("load", replay=str(folder / "replay"), store=str(store), window=win, fast=True)
     samples = out["load"].get("samples", expected)
     out["samples"] = samples

@@ -114,30 +114,6 @@ def fetch(a: dict[str, Any]) -> dict[str, Any]:
     return {"bytes": n_bytes, "samples": samples}
 
 
-def fetch_fast_check(a: dict[str, Any]) -> dict[str, Any]:
-    """What-if: :func:`fetch` with ``http._check_body`` validating through the fast scanner.
-
-    ``http._check_body`` parses every body with orjson (a Python object per sample) only to
-    read its status, result type and warnings; the scanner reads them from the skeleton.
-    """
-    import ocq_batch.http as http
-    from ocq_batch.errors import SourceError
-    from ocq_batch.ingest import scan_matrix
-
-    check = http._check_body
-
-    def fast_check(body: bytes, query: str, result_types: frozenset[str], allow_partial: bool) -> list[str]:
-        scanned = scan_matrix(body) if "matrix" in result_types else None
-        if scanned is None:
-            return check(body, query, result_types, allow_partial)
-        if scanned.warnings and not allow_partial:
-            raise SourceError(f"the answer to query {query!r} is partial: {scanned.warnings[0]}")
-        return scanned.warnings
-
-    http._check_body = fast_check
-    return fetch(a)
-
-
 def export_phases(a: dict[str, Any]) -> dict[str, Any]:
     """The demo export's phases, timed one by one in one process (imports included)."""
     began = time.perf_counter()
@@ -421,7 +397,6 @@ STAGES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "simulate": simulate,
     "tsdb": tsdb,
     "fetch": fetch,
-    "fetch_fast_check": fetch_fast_check,
     "export_phases": export_phases,
     "curl": curl,
     "load": load,

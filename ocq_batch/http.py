@@ -37,7 +37,7 @@ import orjson
 
 from ocq_batch import __version__
 from ocq_batch.errors import ConfigError, ReplayError, SourceError, WindowError
-from ocq_batch.ingest import scan_matrix
+from ocq_batch.ingest import Scanned, scan_matrix
 from ocq_batch.queries import QuerySpec
 from ocq_batch.replay import Entry, ReplayReader, ReplayWriter
 from ocq_batch.sources import Response
@@ -181,18 +181,21 @@ def _error_text(body: bytes) -> tuple[str, str] | None:
     return None
 
 
-def _check_body(body: bytes, query: str, result_types: frozenset[str], allow_partial: bool) -> list[str]:
-    """Validate a successful API body; return its ``warnings``.
+def _check_body(
+    body: bytes, query: str, result_types: frozenset[str], allow_partial: bool
+) -> tuple[list[str], Scanned | None]:
+    """Validate a successful API body; return its ``warnings``, and the scanned matrix.
 
     Raises :class:`_Transient` for a body that is not JSON (a truncated answer)
     and SourceError for an error status, an unexpected result type, or
     warnings when partial answers are not allowed.
     """
     # a well-formed matrix is validated by the streaming scanner, without a Python object per
-    # sample; anything it does not fully accept goes through the complete parse below
+    # sample, and the loader reuses the scan; anything the scanner does not fully accept goes
+    # through the complete parse below
     scanned = scan_matrix(body) if "matrix" in result_types else None
     if scanned is not None:
-        return _allowed(scanned.warnings, query, allow_partial)
+        return _allowed(scanned.warnings, query, allow_partial), scanned
     try:
         doc: Any = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -216,7 +219,7 @@ def _check_body(body: bytes, query: str, result_types: frozenset[str], allow_par
             f"the answer to query {query!r} has resultType {result_type!r}, expected {expected}; "
             "is the base URL a Prometheus or Thanos querier?"
         )
-    return _allowed([str(w) for w in doc.get("warnings") or []], query, allow_partial)
+    return _allowed([str(w) for w in doc.get("warnings") or []], query, allow_partial), None
 
 
 def _allowed(warnings: list[str], query: str, allow_partial: bool) -> list[str]:
@@ -320,22 +323,23 @@ class PromClient:
 
     def query_range(self, query: str, start: float, end: float, step: float) -> bytes:
         """The raw body of ONE ``query_range`` request over ``[start, end]`` (unix s) at ``step`` s."""
-        body, warnings = self.fetch_range(query, start, end, step)
+        body, warnings, _ = self.fetch_range(query, start, end, step)
         with self._lock:
             self.warnings.extend(warnings)
         return body
 
     def fetch_range(
         self, query: str, start: float, end: float, step: float, cancel: threading.Event | None = None
-    ) -> tuple[bytes, list[str]]:
-        """Like :meth:`query_range`, also returning the body's warnings as ``"query: warning"``."""
+    ) -> tuple[bytes, list[str], Scanned | None]:
+        """Like :meth:`query_range`, also returning the body's warnings as ``"query: warning"``
+        and the body as scanned when it was checked (None: the loader parses it)."""
         form = {"query": query, "start": _num(start), "end": _num(end), "step": _num(step), **self._thanos()}
         return self._request("/api/v1/query_range", form, query, frozenset({"matrix"}), cancel)
 
     def query(self, query: str, time: float) -> bytes:
         """The raw body of an instant query at ``time`` (unix s); a vector or a scalar."""
         form = {"query": query, "time": _num(time), **self._thanos()}
-        body, warnings = self._request("/api/v1/query", form, query, frozenset({"vector", "scalar"}), None)
+        body, warnings, _ = self._request("/api/v1/query", form, query, frozenset({"vector", "scalar"}), None)
         with self._lock:
             self.warnings.extend(warnings)
         return body
@@ -352,7 +356,7 @@ class PromClient:
         query: str,
         result_types: frozenset[str],
         cancel: threading.Event | None,
-    ) -> tuple[bytes, list[str]]:
+    ) -> tuple[bytes, list[str], Scanned | None]:
         attempts = self.options.max_retries + 1
         deadline = self._clock() + self.options.total_timeout_s
         problem, made = "", 0
@@ -365,8 +369,8 @@ class PromClient:
             made = attempt
             try:
                 body = self._attempt(path, form, query, min(self.options.request_timeout_s, remaining))
-                warnings = _check_body(body, query, result_types, self.options.allow_partial)
-                return body, [f"{query}: {w}" for w in warnings]
+                warnings, scanned = _check_body(body, query, result_types, self.options.allow_partial)
+                return body, [f"{query}: {w}" for w in warnings], scanned
             except SourceError as exc:
                 raise SourceError(self._scrub(str(exc))) from None
             except _Transient as exc:
@@ -487,7 +491,7 @@ class _Slot:
     spec: QuerySpec
     start: float
     end: float
-    future: Future[tuple[bytes, list[str]]] | None  # None: read back from the replay folder
+    future: Future[tuple[bytes, list[str], Scanned | None]] | None  # None: read back from the replay folder
     recorded: bool = False
 
 
@@ -568,9 +572,9 @@ class HttpSource:
                 if slot.future is None:
                     assert reader is not None
                     body = reader.read(recorded[(slot.spec.query, slot.start, slot.end, step)])
-                    warnings = self._check_replayed(body, slot.spec.query)
+                    warnings, scanned = self._check_replayed(body, slot.spec.query)
                 else:
-                    body, warnings = slot.future.result()
+                    body, warnings, scanned = slot.future.result()
                     self._record(slot, step, body)
                 # a chunk recorded by an interrupted run came from this same server:
                 # same origin, so a resumed run leaves the store exactly as an uninterrupted one
@@ -579,7 +583,7 @@ class HttpSource:
                 self.warnings.extend(warnings)
                 if self.progress is not None:
                     self.progress(1)
-                yield Response(slot.spec, slot.start, slot.end, step, body, origin)
+                yield Response(slot.spec, slot.start, slot.end, step, body, origin, scanned)
         finally:
             cancel.set()
             pool.shutdown(wait=True, cancel_futures=True)
@@ -595,11 +599,11 @@ class HttpSource:
             )
             slot.recorded = True
 
-    def _check_replayed(self, body: bytes, query: str) -> list[str]:
+    def _check_replayed(self, body: bytes, query: str) -> tuple[list[str], Scanned | None]:
         try:
-            warnings = _check_body(body, query, frozenset({"matrix"}), self.options.allow_partial)
+            warnings, scanned = _check_body(body, query, frozenset({"matrix"}), self.options.allow_partial)
         except _Transient as exc:
             raise ReplayError(
                 f"the recorded answer to {query!r} is unusable ({exc.problem}); record it again"
             ) from None
-        return [f"{query}: {w}" for w in warnings]
+        return [f"{query}: {w}" for w in warnings], scanned

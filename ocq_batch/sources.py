@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from ocq_batch.ingest import Scanned
 from ocq_batch.queries import QuerySpec
 from ocq_batch.replay import ReplayReader
 
 
 @dataclass(frozen=True)
 class Response:
-    """One ``query_range`` response body for ``spec`` over ``[start, end]`` (unix s) at ``step``."""
+    """One ``query_range`` response body for ``spec`` over ``[start, end]`` (unix s) at ``step``.
+
+    ``scanned`` is the body already read by :func:`ocq_batch.ingest.scan_matrix` when the
+    source checked it that way, so the loader does not read it twice.
+    """
 
     spec: QuerySpec
     start: float
@@ -21,6 +26,7 @@ class Response:
     step: float
     body: bytes
     origin: str
+    scanned: Scanned | None = field(default=None, compare=False, repr=False)
 
 
 class Source(Protocol):

@@ -201,7 +201,7 @@ def parse_response(resp: Response, user_label: str, cluster_label: str) -> Parse
     Gives exactly what :func:`parse_response_plain` gives, and raises the same errors
     (the plain parser decides every body the fast path does not accept).
     """
-    scanned = scan_matrix(resp.body)
+    scanned = resp.scanned if resp.scanned is not None else scan_matrix(resp.body)
     if scanned is None:
         return parse_response_plain(resp, user_label, cluster_label)
     ser: dict[str, list[Any]] = {name: [] for name in _SERIES_SCHEMA.names}
