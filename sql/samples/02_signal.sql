@@ -1,67 +1,85 @@
--- signal: one row per (user, exercise, env, cluster, ts) where the completion state is known.
--- Grain: a numeric sample of the configured signal inside the window.
+-- signal: one row per (user, exercise, env, cluster, ts) where the completion state is known,
+-- computed from every sample: the reference for sql/02_signal.sql, and the only way to the
+-- 'components' signal (an AND across series at one instant, which the change log cannot give).
+-- Grain: a numeric sample of the configured signal inside the window. key_id numbers the
+-- (user, exercise, env, cluster) keys in their sort order, so the heavy work groups integers.
 -- Invariants: state in (0, 1); NaN, Inf and missing samples are gaps (no row), never 0.
 -- 'recorded' reads the completion series; 'components' is the AND of the exercise's
 -- component series at the same timestamp (all must be present). Series without env
 -- (the dev-only pipeline) count for every environment, as in the live rules.
+drop table if exists signal_edges;  -- the change-log projection of sql/02_signal.sql
+
 create or replace table signal as
 with p as (
     select * from run_params
 ),
--- the signal is chosen before any work: the branch not configured reads no sample
-numeric_samples as (
-    select s.user, s.exercise, s.env, s.cluster, s.component, x.ts, x.value
-    from samples as x
-    join series as s using (series_id)
+required as (
+    select exercise, count(*) as n_required from exercise_components group by exercise
+),
+-- the series of the configured signal (the other one reads no sample), one row per
+-- environment they count for: an equi-join plus a cross join, not an OR join
+scoped as (
+    select s.series_id, s.user, s.exercise, e.env, s.cluster, s.component
+    from series as s
+    join env_params as e on e.env = s.env
+    union all
+    select s.series_id, s.user, s.exercise, e.env, s.cluster, s.component
+    from series as s
+    cross join env_params as e
+    where s.env is null
+),
+keyed as (
+    select x.series_id, x.user, x.exercise, x.env, x.cluster, x.component,
+           dense_rank() over (order by x.user, x.exercise, x.env, x.cluster) as key_id,
+           dense_rank() over (order by x.component) as component_no
+    from scoped as x
     cross join p
-    where s.user is not null
-      and s.exercise is not null
-      and x.ts between p.from_ts and p.to_ts
+    where x.user is not null
+      and x.exercise is not null
+      and (
+          (p.signal = 'recorded' and x.component = 'completion')
+          or (p.signal = 'components' and exists (
+                select 1 from exercise_components as c
+                where c.exercise = x.exercise and c.component = x.component))
+      )
+),
+numeric_samples as (
+    select k.key_id, k.component_no, x.ts, (x.value >= 0.5)::integer as state
+    from samples as x
+    join keyed as k using (series_id)
+    cross join p
+    where x.ts between p.from_ts and p.to_ts
       and x.value is not null
       and not isnan(x.value)
       and not isinf(x.value)
-      and (s.component = 'completion') = (p.signal = 'recorded')
 ),
--- series without env count for every environment (an equi-join plus a cross join, not an OR join)
-with_env as (
-    select n.user, n.exercise, n.env, n.cluster, n.component, n.ts, n.value
-    from numeric_samples as n
-    join env_params as e on e.env = n.env
+keys as (
+    select distinct k.key_id, k.user, k.exercise, k.env, k.cluster, r.n_required
+    from keyed as k
+    left join required as r using (exercise)
+),
+component_states as (
+    -- distinct components at this instant, as bits: no distinct aggregate
+    select key_id, ts, min(state) as state,
+           bit_count(bit_or(1::ubigint << (component_no - 1)::ubigint)) as n_components
+    from numeric_samples
+    where (select signal from p) = 'components'
+    group by key_id, ts
+),
+states as (
+    select key_id, ts, state
+    from numeric_samples
+    where (select signal from p) = 'recorded'
     union all
-    select n.user, n.exercise, e.env, n.cluster, n.component, n.ts, n.value
-    from numeric_samples as n
-    cross join env_params as e
-    where n.env is null
-),
-recorded as (
-    select user, exercise, env, cluster, ts, (value >= 0.5)::integer as state
-    from with_env
-    where component = 'completion'
-),
-components as (
-    select n.user, n.exercise, n.env, n.cluster, n.ts,
-           min((n.value >= 0.5)::integer) as state,
-           count(distinct n.component) as n_components
-    from with_env as n
-    join exercise_components as c on c.exercise = n.exercise and c.component = n.component
-    group by n.user, n.exercise, n.env, n.cluster, n.ts
-),
-complete_components as (
-    select c.user, c.exercise, c.env, c.cluster, c.ts, c.state
-    from components as c
-    join (select exercise, count(*) as n_required from exercise_components group by exercise) as r
-      on r.exercise = c.exercise
-    where c.n_components = r.n_required
+    select c.key_id, c.ts, c.state
+    from component_states as c
+    join keys as k using (key_id)
+    where c.n_components = k.n_required
 )
-select user, exercise, env, cluster, ts, state from recorded
-where (select signal from p) = 'recorded'
-union all
-select user, exercise, env, cluster, ts, state from complete_components
-where (select signal from p) = 'components'
-order by user, exercise, env, cluster, ts
-;
-
-drop table if exists signal_edges;  -- the change-log projection of sql/02_signal.sql
+select k.key_id, k.user, k.exercise, k.env, k.cluster, s.ts, s.state
+from states as s
+join keys as k using (key_id)
+order by s.key_id, s.ts;
 
 -- signal_keys: one row per (user, exercise, env, cluster) with a known sample in the window
 create or replace table signal_keys as
