@@ -154,22 +154,38 @@ wide as (
     where c.is_counted and epoch(c.completed_at) - epoch(c.completed_after) > 2 * p.step_s
 ),
 -- 7. component evidence: when each component became ready, which came last
+-- the component series, one row per environment they count for, numbered by
+-- (user, exercise, env, cluster, component) so the window below partitions integers
+component_keys as (
+    select series_id, user, exercise, env, cluster, component,
+           dense_rank() over (order by user, exercise, env, cluster, component) as key_id
+    from (
+        select s.series_id, s.user, s.exercise, e.env, s.cluster, s.component
+        from series as s
+        join env_params as e on e.env = s.env
+        union all
+        select s.series_id, s.user, s.exercise, e.env, s.cluster, s.component
+        from series as s
+        cross join env_params as e
+        where s.env is null
+    )
+    where component in ('service', 'database', 'pipeline') and user in (select user from participants)
+),
 component_samples as (
-    select s.user, s.exercise, e.env, s.cluster, s.component, x.ts, (x.value >= 0.5)::integer as state
+    select k.key_id, x.ts, (x.value >= 0.5)::integer as state
     from samples as x
-    join series as s using (series_id)
-    join env_params as e on s.env = e.env or s.env is null
+    join component_keys as k using (series_id)
     cross join p
-    where s.component in ('service', 'database', 'pipeline') and x.ts between p.from_ts and p.to_ts
-      and x.value is not null and not isnan(x.value) and s.user in (select user from participants)
+    where x.ts between p.from_ts and p.to_ts and x.value is not null and not isnan(x.value)
 ),
 component_ups as (
-    select user, exercise, env, cluster, component, ts
+    select k.user, k.exercise, k.env, k.cluster, k.component, u.ts
     from (
-        select *, lag(state) over (partition by user, exercise, env, cluster, component order by ts) as prev
+        select *, lag(state) over (partition by key_id order by ts) as prev
         from component_samples
-    )
-    where state = 1 and (prev is null or prev = 0)
+    ) as u
+    join (select distinct key_id, user, exercise, env, cluster, component from component_keys) as k using (key_id)
+    where u.state = 1 and (u.prev is null or u.prev = 0)
 ),
 ready as (
     select f.user, f.exercise, f.env, f.cluster, f.completed_at, ec.component,
