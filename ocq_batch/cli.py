@@ -43,14 +43,17 @@ from ocq_batch.cli_options import (
 from ocq_batch.config import MODELS, Config, describe, load_config
 from ocq_batch.errors import ConfigError, OcqError
 from ocq_batch.paths import demo_dir
-from ocq_batch.pipeline import Window
 from ocq_batch.render import err, out, progress_bar, ranking_table
-from ocq_batch.sources import ReplaySource, Source
 from ocq_batch.timeutil import iso, local, parse_duration, parse_instant, zone
 
+# The heavy modules (pandas and DuckDB behind the pipeline, Arrow behind the sources, httpx
+# behind the HTTP source) are imported by the command that needs them, so that --help and
+# --version start at once.
 if TYPE_CHECKING:
     from ocq_batch.export import ExportResult
     from ocq_batch.http import HttpOptions
+    from ocq_batch.pipeline import Window
+    from ocq_batch.sources import Source
 
 app = typer.Typer(
     name="ocq-batch",
@@ -120,6 +123,8 @@ def _resolve(
     start: str | None,
     end: str | None,
 ) -> tuple[Config, Window]:
+    from ocq_batch.pipeline import Window
+
     config = load_config(config_path).with_overrides(env=env, model=model, top=top)
     return config, Window(_instant("--from", start, config.start), _instant("--to", end, config.end))
 
@@ -135,6 +140,8 @@ def _instant(option: str, text: str | None, default: datetime) -> datetime:
 
 def make_source(text: str | None) -> Source:
     """A replay source from the --source text (default: the bundled demo event)."""
+    from ocq_batch.sources import ReplaySource
+
     if text is None:
         return ReplaySource(demo_dir())
     return ReplaySource(Path(text))

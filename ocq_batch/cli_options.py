@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ocq_batch.http import HttpOptions
 from ocq_batch.render import err
+
+if TYPE_CHECKING:
+    from ocq_batch.http import HttpOptions  # httpx: imported only when the source is a URL
 
 DEFAULT_TOKEN_ENV = "OCQ_TOKEN"
 
@@ -187,6 +189,8 @@ def http_options(
     """
     if url is None or not is_url(url):
         return None
+    from ocq_batch.http import HttpOptions
+
     if (
         token_env is None
         and token_file is None

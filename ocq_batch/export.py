@@ -7,9 +7,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ocq_batch.archive import (
     REPLAY_DIR,
@@ -26,13 +24,17 @@ from ocq_batch.archive import (
 from ocq_batch.audit import AuditResult, run_audit, summary_counts
 from ocq_batch.config import Config
 from ocq_batch.errors import EmptyResultError, WindowError
-from ocq_batch.http import HttpOptions, HttpSource, chunk_range
 from ocq_batch.pipeline import Window, run_pipeline
 from ocq_batch.queries import plan_queries
 from ocq_batch.replay import INDEX, ReplayWriter
 from ocq_batch.sources import Source
 from ocq_batch.store import Loader, LoadStats, open_store
 from ocq_batch.timeutil import iso
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ocq_batch.http import HttpOptions, HttpSource  # httpx: imported only for a server source
 
 
 class Progress(Protocol):
@@ -96,6 +98,8 @@ def export(
     if source is None:
         if http is None:
             raise ValueError("export needs a source or http options")
+        from ocq_batch.http import HttpSource
+
         source = live = HttpSource(http)
     n_requests = source.plan(specs, start, end, config.step_s)  # fails before anything is written
     out = out.resolve()
@@ -210,6 +214,8 @@ def fetch(
     Chunks already in ``folder`` are not fetched again, so re-running after an
     interruption fetches only what is missing.
     """
+    from ocq_batch.http import HttpSource, chunk_range
+
     progress = progress or _Quiet()
     check_window(config, window)
     specs = plan_queries(config)

@@ -1,17 +1,23 @@
-"""Terminal rendering: ranking tables and progress bars (quiet when not on a terminal)."""
+"""Terminal rendering: ranking tables and progress bars (quiet when not on a terminal).
+
+Only the consoles are made at import: every command prints, but the progress bars and
+tables (and pandas) are imported when drawn, so ``--help`` and a quiet run stay light.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from ocq_batch.timeutil import local, zone
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from rich.progress import Progress
+    from rich.table import Table
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -40,6 +46,8 @@ def progress_bar(enabled: bool = True) -> Iterator[RichProgress]:
     if not (enabled and err.is_terminal):
         yield RichProgress(None)
         return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     columns = (
         TextColumn("{task.description:<20}"),
         BarColumn(),
@@ -52,6 +60,9 @@ def progress_bar(enabled: bool = True) -> Iterator[RichProgress]:
 
 def ranking_table(ranking: pd.DataFrame, top: int, timezone: str, title: str) -> Table:
     """The ranking as a rich table, top N marked and a rule under the prize cut-off."""
+    import pandas as pd
+    from rich.table import Table
+
     tz = zone(timezone)
     table = Table(title=title, title_justify="left", show_lines=False)
     table.add_column("", justify="center")

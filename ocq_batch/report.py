@@ -1,7 +1,9 @@
 """The jury's report: report.md and a self-contained report.html (no external assets).
 
-Charts are drawn with matplotlib into inline SVG, so the HTML works offline on the
-projector at the prize ceremony.
+Charts are drawn as inline SVG (``svg.py``), so the HTML works offline on the
+projector at the prize ceremony. The tables arrive as DataFrames; each is turned into
+plain Python rows once (:func:`_records`) and the loops run over those (indexing a
+DataFrame row by row made the two reports cost about a quarter of a second).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Iterable
+from datetime import timedelta
 from typing import Any
 
 import pandas as pd
@@ -43,7 +46,10 @@ def timeline_chart(timeline: pd.DataFrame, ranking: pd.DataFrame, config: Config
     leaders = list(ranking.sort_values(["rank", "user"]).user.head(LEADERS))
     data = timeline[timeline.user.isin(leaders)]
     t0 = config.start.timestamp()
-    x = [(ts.timestamp() - t0) / 60 for ts in data.ts]  # minutes after the start
+    lines: dict[str, list[tuple[Any, float]]] = {}
+    for user, ts, score in zip(data.user.tolist(), data.ts.tolist(), data.score.tolist(), strict=True):
+        lines.setdefault(user, []).append((ts, score))
+    x = [(ts.timestamp() - t0) / 60 for ts in data.ts.tolist()]  # minutes after the start
     top = float(data.score.max()) if len(data) else 1.0
     plot = Plot(
         960,
@@ -55,8 +61,8 @@ def timeline_chart(timeline: pd.DataFrame, ranking: pd.DataFrame, config: Config
         "points",
     )
     for i, user in enumerate(leaders):
-        line = data[data.user == user].sort_values("ts")
-        points = [((ts.timestamp() - t0) / 60, sc) for ts, sc in zip(line.ts, line.score, strict=True)]
+        line = sorted(lines.get(user, []), key=lambda point: point[0])
+        points = [((ts.timestamp() - t0) / 60, sc) for ts, sc in line]
         plot.line(points, PALETTE[i % len(PALETTE)], str(user))
     for ex in config.exercises:
         plot.vline(ex.expected_s / 60, label=f"{ex.name} expected")
@@ -65,7 +71,7 @@ def timeline_chart(timeline: pd.DataFrame, ranking: pd.DataFrame, config: Config
     ticks = [first + 30 * k for k in range(int((hi - first) // 30) + 1)]
 
     def clock(minutes: float) -> str:
-        return (pd.Timestamp(config.start) + pd.Timedelta(minutes=minutes)).tz_convert(tz).strftime("%H:%M")
+        return (config.start + timedelta(minutes=minutes)).astimezone(tz).strftime("%H:%M")
 
     return plot.render(ticks, clock)
 
@@ -94,13 +100,21 @@ def live_chart(live: pd.DataFrame, top: int) -> str:
     plot.points(list(zip(same.batch_rank, same.live_rank, strict=True)), "#0969da", "same prize status")
     differ = data[moved]
     plot.points(list(zip(differ.batch_rank, differ.live_rank, strict=True)), "#cf222e", "prize differs", r=6)
-    for row in differ.itertuples():
-        plot.text(float(row.batch_rank), float(row.live_rank), str(row.user), color="#cf222e")
+    for row in _records(differ):
+        plot.text(float(row["batch_rank"]), float(row["live_rank"]), str(row["user"]), color="#cf222e")
     return plot.render()
 
 
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """The rows of ``frame`` as plain dicts: one ``tolist()`` per column, the values iterating gives."""
+    names = [str(name) for name in frame.columns]
+    columns = [frame[name].tolist() for name in frame.columns]
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
+
+
 def _esc(value: Any) -> str:
-    return html.escape("" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value))
+    missing = value is None or (isinstance(value, float) and math.isnan(value))
+    return html.escape("" if missing else str(value))
 
 
 def _when(value: Any, config: Config) -> str:
@@ -109,11 +123,12 @@ def _when(value: Any, config: Config) -> str:
     return local(value.to_pydatetime() if hasattr(value, "to_pydatetime") else value, zone(config.timezone))
 
 
-def _score_bar(row: Any, lo: float, hi: float) -> str:
+def _score_bar(row: dict[str, Any], lo: float, hi: float) -> str:
     span = max(hi - lo, 1e-9)
-    top = row.score_max if row.score_max != float("inf") else hi
-    left = max((row.score_min - lo) / span * 100, 0.0)
-    width = max((min(top, hi) - row.score_min) / span * 100, 0.6)
+    score_min, score_max = row["score_min"], row["score_max"]
+    top = score_max if score_max != float("inf") else hi
+    left = max((score_min - lo) / span * 100, 0.0)
+    width = max((min(top, hi) - score_min) / span * 100, 0.6)
     return (
         f'<div class="bar"><span style="left:{left:.2f}%;width:{width:.2f}%"></span>'
         f'<i style="left:{left:.2f}%"></i></div>'
@@ -137,37 +152,38 @@ def render_html(
     ok = result.clean
     counts = summary_counts(result.findings)
     rows = []
-    merged = ranking.merge(rob[["user", "score_min", "score_max"]], on="user")
-    for i, row in enumerate(merged.itertuples()):
-        last_in = row.in_top and (i + 1 == len(merged) or not merged.iloc[i + 1].in_top)
-        cls = " ".join(c for c in ("top" if row.in_top else "", "cut" if last_in else "") if c)
+    merged = _records(ranking.merge(rob[["user", "score_min", "score_max"]], on="user"))
+    for i, row in enumerate(merged):
+        in_top = row["in_top"]
+        last_in = in_top and (i + 1 == len(merged) or not merged[i + 1]["in_top"])
+        cls = " ".join(c for c in ("top" if in_top else "", "cut" if last_in else "") if c)
+        score_max = row["score_max"]
         rows.append(
-            f'<tr class="{cls}"><td>{"★" if row.in_top else ""}</td><td class="num">{row.rank}</td>'
-            f"<td>{_esc(row.user)}</td><td class=num>{row.score:.1f}</td>"
-            f"<td>{_score_bar(row, lo, hi)}<small>{row.score_min:.1f} – "
-            f"{'∞' if row.score_max == float('inf') else f'{row.score_max:.1f}'}</small></td>"
-            f"<td class=num>{row.exercises_completed}</td>"
-            f"<td>{_when(row.last_completed_at, config)}</td></tr>"
+            f'<tr class="{cls}"><td>{"★" if in_top else ""}</td><td class="num">{row["rank"]}</td>'
+            f"<td>{_esc(row['user'])}</td><td class=num>{row['score']:.1f}</td>"
+            f"<td>{_score_bar(row, lo, hi)}<small>{row['score_min']:.1f} – "
+            f"{'∞' if score_max == float('inf') else f'{score_max:.1f}'}</small></td>"
+            f"<td class=num>{row['exercises_completed']}</td>"
+            f"<td>{_when(row['last_completed_at'], config)}</td></tr>"
         )
     live_rows = []
-    for row in result.live.itertuples():
-        if row.live_rank is None or pd.isna(row.live_rank):
+    for row in _records(result.live):
+        if row["live_rank"] is None or pd.isna(row["live_rank"]):
             continue
-        flag = "⚠" if bool(row.batch_in_top) != bool(row.live_in_top) else ""
+        flag = "⚠" if bool(row["batch_in_top"]) != bool(row["live_in_top"]) else ""
         live_rows.append(
-            f"<tr><td>{flag}</td><td>{_esc(row.user)}</td><td class=num>{row.batch_rank}</td>"
-            f"<td class=num>{row.batch_score:.1f}</td><td class=num>{int(row.live_rank)}</td>"
-            f"<td class=num>{row.live_score_raw:.1f}</td><td class=num>{row.live_normalised:.1f}</td>"
-            f"<td>{_esc(row.cause)}</td></tr>"
+            f"<tr><td>{flag}</td><td>{_esc(row['user'])}</td><td class=num>{row['batch_rank']}</td>"
+            f"<td class=num>{row['batch_score']:.1f}</td><td class=num>{int(row['live_rank'])}</td>"
+            f"<td class=num>{row['live_score_raw']:.1f}</td><td class=num>{row['live_normalised']:.1f}</td>"
+            f"<td>{_esc(row['cause'])}</td></tr>"
         )
     by_user = []
-    findings = result.findings
-    for user, group in _grouped(findings):
-        worst = group.severity.iloc[0]
+    for user, group in _grouped(result.findings):
+        worst = group[0]["severity"]
         items = "".join(
-            f'<li><span class="sev-{_esc(f.severity)}">{_esc(f.severity)}</span> '
-            f"<code>{_esc(f.check)}</code> {_esc(f.message)}</li>"
-            for f in group.itertuples()
+            f'<li><span class="sev-{_esc(f["severity"])}">{_esc(f["severity"])}</span> '
+            f"<code>{_esc(f['check'])}</code> {_esc(f['message'])}</li>"
+            for f in group
         )
         by_user.append(
             f"<details{' open' if worst == 'error' else ''}><summary><b>{_esc(user)}</b> "
@@ -207,12 +223,31 @@ The red line is the prize cut-off.</small></p>
 """
 
 
-def _grouped(findings: pd.DataFrame) -> Iterable[tuple[str, pd.DataFrame]]:
-    order = {"error": 0, "warning": 1, "info": 2}
-    f = findings.assign(_sev=findings.severity.map(order), _user=findings.user.fillna("(whole event)"))
-    groups = {str(user): g.sort_values(["_sev", "check"], kind="stable") for user, g in f.groupby("_user")}
-    worst = {user: int(g._sev.min()) for user, g in groups.items()}
-    for user in sorted(groups, key=lambda u: (worst[u], u != "(whole event)", u)):
+WHOLE_EVENT = "(whole event)"  # the group of findings about no one participant
+SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
+
+
+def _grouped(findings: pd.DataFrame) -> Iterable[tuple[str, list[dict[str, Any]]]]:
+    """Findings per participant, most severe participant first; in a group by severity, then check.
+
+    Within a group the sort is stable, so findings keep their order otherwise. An unknown
+    severity sorts last, and a missing check after every check, as pandas sorts NaN.
+    """
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in _records(findings):
+        user = row["user"]
+        missing = user is None or (isinstance(user, float) and math.isnan(user)) or user is pd.NA
+        groups.setdefault(WHOLE_EVENT if missing else str(user), []).append(row)
+
+    def order(row: dict[str, Any]) -> tuple[int, int, str]:
+        severity = SEVERITY_ORDER.get(row["severity"], len(SEVERITY_ORDER))
+        check = row["check"]
+        return (severity, 0, check) if isinstance(check, str) else (severity, 1, "")
+
+    for rows in groups.values():
+        rows.sort(key=order)
+    worst = {user: order(rows[0])[0] for user, rows in groups.items()}
+    for user in sorted(groups, key=lambda u: (worst[u], u != WHOLE_EVENT, u)):
         yield user, groups[user]
 
 
@@ -234,19 +269,19 @@ def render_markdown(config: Config, window: Window, ranking: pd.DataFrame, resul
         "| | rank | user | score | possible range | done | last completion |",
         "|---|---:|---|---:|---|---:|---|",
     ]
-    merged = ranking.merge(result.robustness[["user", "score_min", "score_max"]], on="user")
-    for row in merged.itertuples():
-        top = "★" if row.in_top else ""
-        hi = "∞" if row.score_max == float("inf") else f"{row.score_max:.1f}"
+    merged = _records(ranking.merge(result.robustness[["user", "score_min", "score_max"]], on="user"))
+    for row in merged:
+        top = "★" if row["in_top"] else ""
+        hi = "∞" if row["score_max"] == float("inf") else f"{row['score_max']:.1f}"
         lines.append(
-            f"| {top} | {row.rank} | {row.user} | {row.score:.1f} | {row.score_min:.1f} – {hi} | "
-            f"{row.exercises_completed} | {_when(row.last_completed_at, config)} |"
+            f"| {top} | {row['rank']} | {row['user']} | {row['score']:.1f} | {row['score_min']:.1f} – {hi} | "
+            f"{row['exercises_completed']} | {_when(row['last_completed_at'], config)} |"
         )
     lines += ["", "## Live board vs batch", ""]
     lines += [f"- {sentence}" for sentence in result.live_summary()]
     lines += ["", "## Findings by participant", ""]
     for user, group in _grouped(result.findings):
         lines.append(f"### {user}")
-        lines += [f"- {f.severity} `{f.check}`: {f.message}" for f in group.itertuples()]
+        lines += [f"- {f['severity']} `{f['check']}`: {f['message']}" for f in group]
         lines.append("")
     return "\n".join(lines) + "\n"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from typing import Any
 
 import typer.main
@@ -44,3 +46,20 @@ def test_help_runs_for_every_command() -> None:
     for name in commands():
         proc = run_cli(name, "--help")
         assert proc.returncode == 0 and "Example" in proc.stdout, name
+
+
+def test_help_starts_without_the_heavy_modules() -> None:
+    """--help and --version import neither pandas, DuckDB, Arrow nor httpx: the commands that
+    use them import them, so asking for help answers at once."""
+    heavy = ("pandas", "duckdb", "pyarrow", "numpy", "httpx", "matplotlib")
+    code = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from ocq_batch.cli import app\n"
+        "for args in (['--help'], ['export', '--help'], ['audit', '--help'], ['--version']):\n"
+        "    assert CliRunner().invoke(app, args).exit_code == 0, args\n"
+        f"print(sorted(m for m in {heavy!r} if m in sys.modules))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"

@@ -1,0 +1,75 @@
+"""The rows of ``samples.parquet`` without sorting a string per sample.
+
+``archive.TABLES["samples"]`` defines the file: every sample in the window with its
+series' columns, ordered by (component, exercise, env, user, cluster, series_id, ts).
+Sorting those rows as such makes DuckDB carry about 200 bytes of strings per sample
+through the sort (and spill them at 1e8 samples). The series part of the order only
+depends on the series, so here DuckDB sorts integers instead: each series' position
+in that order, and the timestamp. The strings are then put back in Arrow: a series'
+samples are consecutive, so its columns are repeated over the run (run-end decoding),
+and each sample's origin is taken from its fetch. Same rows, same order, same types:
+``tests/test_archive_samples.py`` checks the files are byte-identical.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+# where the columns of samples.parquet come from: the series, the sample, the fetch (origin)
+SERIES_COLUMNS = ("metric", "user", "exercise", "env", "cluster", "component", "labels", "query")
+SAMPLE_COLUMNS = ("ts", "value")
+COLUMNS = (*SERIES_COLUMNS[:6], *SAMPLE_COLUMNS, *SERIES_COLUMNS[6:], "origin")  # the file's order
+# the series part of the file's order; series_id is unique, so it is a total order of series
+SERIES_ORDER = "component, exercise, env, user, cluster, series_id"
+
+SAMPLES_BY_POSITION = f"""
+    with s as (select series_id, row_number() over (order by {SERIES_ORDER}) - 1 as position from series),
+         f as (select fetch_id, row_number() over (order by fetch_id) - 1 as position from fetches)
+    select s.position as series_position, x.ts, x.value, f.position as fetch_position
+    from samples as x
+    join s using (series_id)
+    join f using (fetch_id)
+    cross join run_params as p
+    where x.ts between p.from_ts and p.to_ts
+    order by s.position, x.ts
+"""
+
+
+def samples_reader(con: duckdb.DuckDBPyConnection, batch_rows: int) -> pa.RecordBatchReader:
+    """The rows of ``TABLES["samples"]`` as a stream of batches (memory bounded by the batch size)."""
+    select = ", ".join(SERIES_COLUMNS)
+    series = con.sql(f"select {select} from series order by {SERIES_ORDER}").to_arrow_table()
+    origins = con.sql("select origin from fetches order by fetch_id").to_arrow_table()
+    reader = con.sql(SAMPLES_BY_POSITION).to_arrow_reader(batch_rows)
+    parts = {name: series.schema.field(name) for name in SERIES_COLUMNS}
+    parts.update({name: reader.schema.field(name) for name in SAMPLE_COLUMNS})
+    parts["origin"] = origins.schema.field("origin")
+    schema = pa.schema([parts[name] for name in COLUMNS])
+    columns = {name: series.column(name).combine_chunks() for name in SERIES_COLUMNS}
+    origin = origins.column("origin").combine_chunks()
+    return pa.RecordBatchReader.from_batches(schema, _batches(reader, schema, columns, origin))
+
+
+def _batches(
+    reader: pa.RecordBatchReader, schema: pa.Schema, series: dict[str, pa.Array], origin: pa.Array
+) -> Iterator[pa.RecordBatch]:
+    with reader:
+        for batch in reader:
+            if batch.num_rows == 0:
+                continue
+            position = batch.column("series_position").to_numpy()
+            starts = np.flatnonzero(position[1:] != position[:-1]) + 1  # where a new series begins
+            run_ends = pa.array(np.append(starts, len(position)), pa.int32())
+            firsts = pa.array(position[np.concatenate(([0], starts))])
+            out = {
+                name: pc.run_end_decode(pa.RunEndEncodedArray.from_arrays(run_ends, column.take(firsts)))
+                for name, column in series.items()
+            }
+            out["ts"], out["value"] = batch.column("ts"), batch.column("value")
+            out["origin"] = origin.take(batch.column("fetch_position"))
+            yield pa.RecordBatch.from_arrays([out[name] for name in COLUMNS], schema=schema)

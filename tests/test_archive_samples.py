@@ -1,0 +1,78 @@
+"""samples.parquet from ``archive_samples`` is the plain ``TABLES["samples"]`` query, byte for byte."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+
+from ocq_batch import archive
+from ocq_batch.archive_samples import samples_reader
+from ocq_batch.config import DEFAULT
+from ocq_batch.queries import plan_queries
+from ocq_batch.simulate import SimParams, build_event, write_replay
+from ocq_batch.sources import ReplaySource
+from ocq_batch.store import Loader, open_store
+
+T0 = DEFAULT.start.timestamp()
+WINDOWS = {
+    "whole": (T0 - 900, T0 + 2700),
+    "inside": (T0 + 600, T0 + 1215.5),  # the end falls between two samples
+    "empty": (T0 - 7200, T0 - 3600),
+}
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A small event: its first half hour recorded in 40-point chunks, then the whole hour in one
+    request each, so a series' samples come from several fetches and two origins. Some series
+    have no exercise (participants) or no env (pipeline)."""
+    tmp = tmp_path_factory.mktemp("samples")
+    con = open_store(tmp / "store.duckdb")
+    loader = Loader(con, "user", "cluster")
+    for name, hours, max_points in (("chunked", 0.5, 40), ("whole", 1.0, 11000)):
+        params = SimParams(participants=6, clusters=2, hours=hours, start=T0 - 900)
+        write_replay(build_event(params), tmp / name, max_points=max_points)
+        source = ReplaySource(tmp / name)
+        loader.add_all(source.responses(plan_queries(DEFAULT), params.start, params.end, params.step_s))
+    yield con
+    con.close()
+
+
+def use_window(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    start, end = WINDOWS[name]
+    con.execute(
+        "create or replace table run_params as select to_timestamp(?) as from_ts, to_timestamp(?) as to_ts",
+        [start, end],
+    )
+
+
+@pytest.mark.parametrize("batch_rows", [archive.ROW_GROUP, 1000])
+@pytest.mark.parametrize("window", list(WINDOWS))
+def test_same_rows_order_and_schema(store: duckdb.DuckDBPyConnection, window: str, batch_rows: int) -> None:
+    use_window(store, window)
+    want = store.sql(archive.TABLES["samples"]).to_arrow_table()
+    got = samples_reader(store, batch_rows).read_all()
+    assert got.schema.equals(want.schema, check_metadata=True)
+    assert got.equals(want)
+    if window != "empty":
+        assert got.num_rows > 1_000
+        assert got.column("env").null_count and got.column("exercise").null_count
+        assert len(set(got.column("origin").to_pylist())) == 2
+
+
+@pytest.mark.parametrize("window", list(WINDOWS))
+def test_same_parquet_bytes(
+    store: duckdb.DuckDBPyConnection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, window: str
+) -> None:
+    use_window(store, window)
+    monkeypatch.setattr(archive, "ROW_GROUP", 4_000)  # several row groups, cut inside batches
+    plain, fast = tmp_path / "plain.parquet", tmp_path / "fast.parquet"
+    rows = archive._write_streamed(store.sql(archive.TABLES["samples"]).to_arrow_reader(3_000), plain)
+    assert archive._write_streamed(samples_reader(store, 3_000), fast) == rows
+    assert fast.read_bytes() == plain.read_bytes()
+    if window == "whole":
+        assert pq.read_metadata(fast).num_row_groups > 2
