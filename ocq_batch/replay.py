@@ -87,18 +87,21 @@ class ReplayWriter:
         key: str = "",
         recorded_at: str | None = None,
         replace: bool = False,
+        packed: bytes | None = None,
     ) -> Entry:
         """Record one response body; idempotent for the same request.
 
         With ``replace``, a newer answer to a request already recorded is added and
         wins over the older one (the older file stays, its index line is shadowed).
+        ``packed`` is ``pack(body)`` when the caller compressed it already (e.g. in a
+        worker thread, while the main thread loads).
         """
         sha = hashlib.sha256(body).hexdigest()
         entry = self._entry(query, start, end, step, sha, key, recorded_at)
         old = self.entry(query, start, end, step)
         if old is not None and (not replace or old.sha256 == sha):
             return old
-        _atomic_write(self.folder / entry.file, gzip.compress(body, compresslevel=COMPRESS_LEVEL, mtime=0))
+        _atomic_write(self.folder / entry.file, packed if packed is not None else pack(body))
         return self._index(entry)
 
     def add_stream(
@@ -280,6 +283,11 @@ def _repair_index(path: Path) -> None:
         keep = data[: data.rfind(b"\n") + 1]
         with open(path, "r+b") as fh:
             fh.truncate(len(keep))
+
+
+def pack(body: bytes) -> bytes:
+    """A response file's bytes: the body gzipped, with no timestamp (same body, same file)."""
+    return gzip.compress(body, compresslevel=COMPRESS_LEVEL, mtime=0)
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
