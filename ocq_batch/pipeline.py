@@ -35,7 +35,7 @@ class Window:
 
 
 def write_params(con: duckdb.DuckDBPyConnection, config: Config, window: Window) -> None:
-    """(Re)create the parameter tables of one run."""
+    """(Re)create the parameter tables of one run, and ``series_envs`` (sql/00_series_envs.sql)."""
     con.execute(
         """
         create or replace table run_params as
@@ -82,6 +82,7 @@ def write_params(con: duckdb.DuckDBPyConnection, config: Config, window: Window)
         con.register("frame", frame)
         con.execute(f"create or replace table {name} as select * from frame")  # name is ours
         con.unregister("frame")
+    con.execute(sql_text("00_series_envs.sql"))
 
 
 def write_exclusions(con: duckdb.DuckDBPyConnection, patterns: tuple[str, ...]) -> None:
@@ -117,7 +118,7 @@ _SHARED_KEYS = """
     with keys as (
         select s.user, s.exercise, e.env, s.cluster
         from series as s
-        join env_params as e on e.env = s.env or s.env is null
+        join series_envs as e using (series_id)
         where s.component = 'completion' and s.user is not null and s.exercise is not null
     )
     select count(*) from (select 1 from keys group by user, exercise, env, cluster having count(*) > 1)

@@ -90,16 +90,10 @@ series_edges as (
     cross join p
     where e.ts > s.ts and e.ts <= p.to_ts and e.state <> e.prev_state
 ),
--- series without env count for every environment (an equi-join plus a cross join, not an OR join)
 keys as (
     select s.series_id, s.user, s.exercise, e.env, s.cluster
     from series as s
-    join env_params as e on e.env = s.env
-    union all
-    select s.series_id, s.user, s.exercise, e.env, s.cluster
-    from series as s
-    cross join env_params as e
-    where s.env is null
+    join series_envs as e using (series_id)
 )
 select k.user, k.exercise, k.env, k.cluster, x.ts, x.prev_ts, x.state, x.prev_state, x.is_window_start
 from series_edges as x

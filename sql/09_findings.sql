@@ -162,12 +162,7 @@ component_keys as (
     from (
         select s.series_id, s.user, s.exercise, e.env, s.cluster, s.component
         from series as s
-        join env_params as e on e.env = s.env
-        union all
-        select s.series_id, s.user, s.exercise, e.env, s.cluster, s.component
-        from series as s
-        cross join env_params as e
-        where s.env is null
+        join series_envs as e using (series_id)
     )
     where component in ('service', 'database', 'pipeline') and user in (select user from participants)
 ),

@@ -17,16 +17,11 @@ required as (
     select exercise, count(*) as n_required from exercise_components group by exercise
 ),
 -- the series of the configured signal (the other one reads no sample), one row per
--- environment they count for: an equi-join plus a cross join, not an OR join
+-- environment they count for
 scoped as (
     select s.series_id, s.user, s.exercise, e.env, s.cluster, s.component
     from series as s
-    join env_params as e on e.env = s.env
-    union all
-    select s.series_id, s.user, s.exercise, e.env, s.cluster, s.component
-    from series as s
-    cross join env_params as e
-    where s.env is null
+    join series_envs as e using (series_id)
 ),
 keyed as (
     select x.series_id, x.user, x.exercise, x.env, x.cluster, x.component,
