@@ -26,6 +26,7 @@ from ocq_batch.timeutil import from_epoch
 pytest_plugins = ["promfixtures"]
 
 T0 = 1728047700  # 2024-10-04T13:15:00Z
+DEMO_FROM, DEMO_TO = "2024-10-04T13:15:00Z", "2024-10-04T15:45:00Z"  # the demo event's window
 REPO = Path(__file__).resolve().parent.parent
 OUTPUT = Path(os.environ.get("OCQ_TEST_OUTPUT", REPO / "test-output"))
 
@@ -141,6 +142,11 @@ def rows(con: duckdb.DuckDBPyConnection, query: str, *params: object) -> list[di
         if pd.api.types.is_datetime64_any_dtype(frame[col]):
             frame[col] = pd.Series([None if pd.isna(v) else v.timestamp() for v in frame[col]], dtype=object)
     return frame.to_dict("records")
+
+
+def server_args(source: str, out: Path | str, *extra: str) -> list[str]:
+    """The arguments of a run against a server: its URL, the demo window and the output folder."""
+    return ["--source", source, "--from", DEMO_FROM, "--to", DEMO_TO, "--out", str(out), *extra]
 
 
 def ocq_batch_cmd() -> list[str]:

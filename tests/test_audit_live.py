@@ -8,13 +8,12 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from conftest import T0, run_cli
+from conftest import T0, run_cli, server_args
 from promfixtures import query
 
 from ocq_batch.config import DEFAULT
 from ocq_batch.simulate import SimParams, build_event
 
-FROM, TO = "2024-10-04T13:15:00Z", "2024-10-04T15:45:00Z"
 T_TO = T0 + 150 * 60
 
 
@@ -29,7 +28,7 @@ def findings(out: Path):
 
 def test_planted_anomalies_are_found_with_evidence(prometheus, tmp_path: Path, cases) -> None:
     out = tmp_path / "out"
-    proc = run_cli("audit", "--source", prometheus.url, "--from", FROM, "--to", TO, "--out", str(out))
+    proc = run_cli("audit", *server_args(prometheus.url, out))
     assert proc.returncode == 3, proc.stderr  # the demo's near-tie makes the cut-off undecidable
     f = findings(out)
 
@@ -62,7 +61,7 @@ def test_planted_anomalies_are_found_with_evidence(prometheus, tmp_path: Path, c
 
 def test_live_and_batch_prize_differences_are_named_exactly(prometheus, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    proc = run_cli("export", "-q", "--source", prometheus.url, "--from", FROM, "--to", TO, "--out", str(out))
+    proc = run_cli("export", "-q", *server_args(prometheus.url, out))
     assert proc.returncode == 0, proc.stderr
     # the live board, independently: the dashboard's expression as an instant query at --to
     parts = " + ".join(
@@ -96,14 +95,7 @@ def test_verify_exits_3_and_names_the_near_tie(prometheus, tmp_path: Path, cases
         "verify",
         "--top",
         "30",
-        "--source",
-        prometheus.url,
-        "--from",
-        FROM,
-        "--to",
-        TO,
-        "--out",
-        str(tmp_path / "out"),
+        *server_args(prometheus.url, tmp_path / "out"),
     )
     assert proc.returncode == 3, proc.stderr
     assert "NOT decidable" in proc.stdout and f"{a} (in) vs {b} (out)" in proc.stdout
@@ -148,14 +140,7 @@ def test_clean_event_yields_no_warning(prometheus_for, tmp_path: Path) -> None:
         "verify",
         "--config",
         str(config),
-        "--source",
-        server.url,
-        "--from",
-        FROM,
-        "--to",
-        TO,
-        "--out",
-        str(out),
+        *server_args(server.url, out),
     )
     f = findings(out)
     assert set(f.severity) <= {"info"}, f[f.severity != "info"][["check", "user", "message"]].to_string()
@@ -174,14 +159,7 @@ def test_partial_response_makes_audit_exit_3(prometheus, tmp_path: Path) -> None
         proc = run_cli(
             "audit",
             "--allow-partial",
-            "--source",
-            proxy.url,
-            "--from",
-            FROM,
-            "--to",
-            TO,
-            "--out",
-            str(tmp_path / "out"),
+            *server_args(proxy.url, tmp_path / "out"),
         )
     assert proc.returncode == 3
     assert "partial_response" in proc.stdout and "store down" in proc.stdout
@@ -216,7 +194,7 @@ def test_fast_completion_and_lagging_rule_on_a_real_server(prometheus_for, tmp_p
     rules.write_text(lagged)
     server = prometheus_for(event, rules=rules)
     out = tmp_path / "out"
-    proc = run_cli("audit", "--source", server.url, "--from", FROM, "--to", TO, "--out", str(out))
+    proc = run_cli("audit", *server_args(server.url, out))
     assert proc.returncode in (0, 3), proc.stderr
     f = findings(out)
     fast = f[f["check"] == "fast_completion"]

@@ -6,10 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
+from conftest import run_cli, server_args
 from proxy import StallingProxy
 
-FROM, TO = "2024-10-04T13:15:00Z", "2024-10-04T15:45:00Z"
 TOKEN = "sha256~TOPSECRET-fault-9999"
 
 FAULTS = {
@@ -38,7 +37,7 @@ FAULTS = {
 @pytest.mark.parametrize("name", sorted(FAULTS))
 def test_fault_mid_export_leaves_the_previous_archive(prometheus, tmp_path: Path, name: str) -> None:
     out = tmp_path / "out"
-    first = run_cli("export", "-q", "--source", prometheus.url, "--from", FROM, "--to", TO, "--out", str(out))
+    first = run_cli("export", "-q", *server_args(prometheus.url, out))
     assert first.returncode == 0, first.stderr
     before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file() and p.suffix != ".duckdb"}
     status, body, needles = FAULTS[name]
@@ -46,14 +45,7 @@ def test_fault_mid_export_leaves_the_previous_archive(prometheus, tmp_path: Path
         proc = run_cli(
             "export",
             "--refetch",
-            "--source",
-            proxy.url,
-            "--from",
-            FROM,
-            "--to",
-            TO,
-            "--out",
-            str(out),
+            *server_args(proxy.url, out),
             env={"OCQ_TOKEN": TOKEN},
         )
     assert proc.returncode == 1, proc.stderr
@@ -77,14 +69,7 @@ def test_allow_partial_records_the_warning_in_the_manifest(prometheus, tmp_path:
             "export",
             "-q",
             "--allow-partial",
-            "--source",
-            proxy.url,
-            "--from",
-            FROM,
-            "--to",
-            TO,
-            "--out",
-            str(out),
+            *server_args(proxy.url, out),
         )
     assert proc.returncode == 0, proc.stderr
     manifest = json.loads((out / "manifest.json").read_text())

@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 import pytest
-from conftest import T0, ocq_batch_cmd, run_cli
+from conftest import T0, ocq_batch_cmd, run_cli, server_args
 from promfixtures import query_range
 from proxy import StallingProxy
 
@@ -25,7 +25,6 @@ from ocq_batch.pipeline import Window
 from ocq_batch.queries import plan_queries
 from ocq_batch.timeutil import from_epoch
 
-FROM, TO = "2024-10-04T13:15:00Z", "2024-10-04T15:45:00Z"
 WINDOW = Window(from_epoch(T0), from_epoch(T0 + 150 * 60))
 TOKEN = "sha256~TOPSECRET-ocq-token-4242"
 REPO_DEMO = Path(__file__).resolve().parent.parent / "data" / "demo"
@@ -37,13 +36,11 @@ def ranking(folder: Path) -> list[dict]:
 
 def test_live_export_equals_the_replay_of_its_recording(prometheus, tmp_path: Path) -> None:
     live = tmp_path / "live"
-    proc = run_cli("export", "-q", "--source", prometheus.url, "--from", FROM, "--to", TO, "--out", str(live))
+    proc = run_cli("export", "-q", *server_args(prometheus.url, live))
     assert proc.returncode == 0, proc.stderr
     assert (live / "replay" / "index.jsonl").exists()
     replayed = tmp_path / "replayed"
-    proc = run_cli(
-        "export", "-q", "--source", str(live / "replay"), "--from", FROM, "--to", TO, "--out", str(replayed)
-    )
+    proc = run_cli("export", "-q", *server_args(str(live / "replay"), str(replayed)))
     assert proc.returncode == 0, proc.stderr
     assert ranking(live) == ranking(replayed)
     assert len(ranking(live)) == 74
@@ -189,14 +186,7 @@ def test_killed_export_resumes_to_the_same_store(prometheus, tmp_path: Path) -> 
             "-q",
             "--concurrency",
             "1",
-            "--source",
-            proxy.url,
-            "--from",
-            FROM,
-            "--to",
-            TO,
-            "--out",
-            str(out),
+            *server_args(proxy.url, out),
         ]
         proc = subprocess.Popen(
             args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
@@ -217,13 +207,11 @@ def test_killed_export_resumes_to_the_same_store(prometheus, tmp_path: Path) -> 
         proxy.release.set()
         proxy.allow = None
         seen = proxy.count
-        resumed = run_cli(
-            "export", "-q", "--source", proxy.url, "--from", FROM, "--to", TO, "--out", str(out)
-        )
+        resumed = run_cli("export", "-q", *server_args(proxy.url, out))
         assert resumed.returncode == 0, resumed.stderr
         assert proxy.count - seen == len(plan_queries(DEFAULT)) - recorded_before  # only the missing chunks
         clean = tmp_path / "clean"
-        full = run_cli("export", "-q", "--source", proxy.url, "--from", FROM, "--to", TO, "--out", str(clean))
+        full = run_cli("export", "-q", *server_args(proxy.url, clean))
         assert full.returncode == 0, full.stderr
     assert _store_facts(out / "store.duckdb") == _store_facts(clean / "store.duckdb")
     for name in ("ranking", "completions", "samples"):
@@ -261,14 +249,7 @@ def test_token_never_lands_anywhere(prometheus, tmp_path: Path) -> None:
         proc = run_cli(
             "-v",
             "export",
-            "--source",
-            proxy.url,
-            "--from",
-            FROM,
-            "--to",
-            TO,
-            "--out",
-            str(out),
+            *server_args(proxy.url, out),
             env={"OCQ_TOKEN": TOKEN},
         )
         fetched = run_cli(
