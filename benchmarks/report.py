@@ -104,6 +104,10 @@ def render(results: dict[str, Any]) -> str:
             lines.append(_row("baseline: curl to /dev/null", size["curl"], n, "the fetch floor"))
             if "curl_gzip" in size:
                 lines.append(_row("curl --compressed (gzip, as httpx)", size["curl_gzip"], n, ""))
+            if "httpx_raw" in size:
+                raw = size["httpx_raw"]
+                note = _ratio(raw.get("seconds"), curl) + " curl: the floor of a fetch through httpx"
+                lines.append(_row("httpx alone (bodies read, nothing checked)", raw, n, note))
             lines.append(
                 _row(
                     "fetch (HTTP + body checks)",

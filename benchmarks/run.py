@@ -94,6 +94,7 @@ def bench_size(label: str, work: Path, repeat: int) -> dict[str, Any]:
             stage("curl", **args)  # warm the server's page cache
             out["curl"] = best([stage("curl", **args) for _ in range(repeat)])
             out["curl_gzip"] = best([stage("curl", compressed=True, **args) for _ in range(repeat)])
+            out["httpx_raw"] = best([stage("httpx_raw", **args) for _ in range(repeat)])
             out["fetch"] = best([stage("fetch", parse=False, **args) for _ in range(repeat)])
             out["fetch_parse"] = best([stage("fetch", parse=True, **args) for _ in range(repeat)])
     out["load"] = stage("load", replay=str(folder / "replay"), store=str(store), window=win, fast=True)

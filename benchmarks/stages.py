@@ -181,6 +181,31 @@ def curl(a: dict[str, Any]) -> dict[str, Any]:
     return {"seconds": seconds, "requests": len(lines) // 5 + 1}
 
 
+def httpx_raw(a: dict[str, Any]) -> dict[str, Any]:
+    """The same requests through a bare ``httpx.Client`` (4 in flight, gzip as ocq-batch asks),
+    bodies read and dropped: the floor of any fetch built on httpx, without checks or parsing."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    start, end = a["window"]
+    tasks = [(spec.query, lo, hi) for spec in specs() for lo, hi in chunk_range(start, end, STEP_S)]
+    with httpx.Client() as client:
+
+        def one(task: tuple[str, float, float]) -> int:
+            query, lo, hi = task
+            form = {"query": query, "start": f"{lo:.0f}", "end": f"{hi:.0f}", "step": f"{STEP_S:.0f}"}
+            response = client.post(f"{a['url']}/api/v1/query_range", data=form)
+            response.raise_for_status()
+            return len(response.content)
+
+        began = time.perf_counter()
+        with ThreadPoolExecutor(4) as pool:
+            n_bytes = sum(pool.map(one, tasks))
+        seconds = time.perf_counter() - began
+    return {"seconds": seconds, "bytes": n_bytes}
+
+
 # ---------------------------------------------------------------------------------------------
 # the pipeline, stage by stage
 
@@ -399,6 +424,7 @@ STAGES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "fetch": fetch,
     "export_phases": export_phases,
     "curl": curl,
+    "httpx_raw": httpx_raw,
     "load": load,
     "detect": detect,
     "detect_samples": detect_samples,
