@@ -146,7 +146,20 @@ def run_pipeline(
     components) into ``signal_keys_alt``, ``transitions_alt`` and ``completions_alt``, for
     the audit to compare; the scoring uses the configured one. ``from_samples`` computes
     every step from the samples instead of the change log (same tables; slower).
+    One transaction: the projections of a run appear together, or not at all.
     """
+    con.execute("begin transaction")
+    try:
+        _run_steps(con, config, window, alt_signal, from_samples)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+
+
+def _run_steps(
+    con: duckdb.DuckDBPyConnection, config: Config, window: Window, alt_signal: bool, from_samples: bool
+) -> None:
     write_params(con, config, window)
     first = f"{REFERENCE}/01_participants.sql" if from_samples else "01_participants.sql"
     con.execute(sql_text(first))

@@ -239,3 +239,24 @@ def test_reloading_the_same_responses_changes_nothing(run_event, tmp_path):
     )
     assert before == after
     assert stats.samples_added == 0 and stats.responses_skipped == stats.responses
+
+
+def test_a_failed_run_leaves_the_previous_projections(run_event, monkeypatch):
+    import ocq_batch.pipeline as pipeline
+    from ocq_batch.timeutil import from_epoch
+
+    con = run_event(MiniEvent(prod("hero", {("ann", "t1"): steps(60), ("bob", "t2"): steps(90)})))
+    before = {t: rows(con, f"select * from {t} order by all") for t in ("transitions", "scores", "ranking")}
+    real = pipeline.sql_text
+
+    def failing(name: str) -> str:
+        if name == "05_scores.sql":
+            raise RuntimeError("disk full")
+        return real(name)
+
+    monkeypatch.setattr(pipeline, "sql_text", failing)
+    narrower = pipeline.Window(from_epoch(T0), from_epoch(T0 + 70 * 60))  # bob's completion drops out
+    with pytest.raises(RuntimeError, match="disk full"):
+        pipeline.run_pipeline(con, DEFAULT, narrower)
+    after = {t: rows(con, f"select * from {t} order by all") for t in ("transitions", "scores", "ranking")}
+    assert after == before
