@@ -107,13 +107,13 @@ def bench_size(label: str, work: Path, repeat: int) -> dict[str, Any]:
         )
         plain.unlink(missing_ok=True)
     for name in ("detect", "detect_samples", "score", "rank", "timeline", "detect_score_rank", "audit"):
-        out[name] = stage(name, store=str(store), window=win, repeat=repeat)
+        out[name] = stage(name, store=str(store), window=win, repeat=repeat + 2)
     with tempfile.TemporaryDirectory() as tmp:
         out["archive"] = stage("archive", store=str(store), out=tmp)
     if samples <= PANDAS_MAX:
         parquet = folder / "samples.parquet"
         stage("pandas_input", store=str(store), parquet=str(parquet))
-        out["pandas"] = stage("pandas", store=str(store), parquet=str(parquet), window=win, repeat=repeat)
+        out["pandas"] = stage("pandas", store=str(store), parquet=str(parquet), window=win, repeat=repeat + 2)
         parquet.unlink()
     if samples <= FETCH_MAX:
         out["parsers"] = stage("parsers", replay=str(folder / "replay"), window=win)
