@@ -14,10 +14,11 @@ from conftest import REPO
 from ocq_batch.config import DEFAULT
 from ocq_batch.errors import SourceError
 from ocq_batch.ingest import scan_matrix
+from ocq_batch.parse import parse_response, parse_response_plain
 from ocq_batch.queries import QuerySpec, plan_queries
 from ocq_batch.simulate import SimParams, build_event, write_replay
 from ocq_batch.sources import ReplaySource, Response
-from ocq_batch.store import Loader, open_store, parse_response, parse_response_plain
+from ocq_batch.store import Loader, open_store
 
 SPEC = QuerySpec("completion/hero/prod", "completion", "hero", "prod", "opencodequest_leaderboard_hero:prod")
 TABLES = {"series": "*", "samples": "*", "fetches": "* exclude (loaded_at)"}

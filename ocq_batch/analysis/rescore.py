@@ -18,10 +18,11 @@ from ocq_batch.analysis.reading import Archive, read_archive
 from ocq_batch.archive import TABLES, _utc
 from ocq_batch.config import Config, ConfigError
 from ocq_batch.errors import WindowError
+from ocq_batch.parse import SERIES_SCHEMA, hash64
 from ocq_batch.paths import sql_steps, sql_text
 from ocq_batch.pipeline import Window, run_pipeline
 from ocq_batch.queries import plan_queries
-from ocq_batch.store import _SERIES_SCHEMA, _hash64, open_store
+from ocq_batch.store import open_store
 from ocq_batch.timeutil import iso
 
 BASELINE = "as archived"
@@ -55,9 +56,7 @@ class Rescorer:
         cols = ("query", "labels", "metric", "component", "exercise", "env", "user", "cluster")
         rows = con.execute(f"select distinct {', '.join(cols)} from archived order by all").fetchall()
         series = {c: [r[i] for r in rows] for i, c in enumerate(cols)}
-        series["series_id"] = [
-            _hash64(q, lb) for q, lb in zip(series["query"], series["labels"], strict=True)
-        ]
+        series["series_id"] = [hash64(q, lb) for q, lb in zip(series["query"], series["labels"], strict=True)]
         series["query_key"] = [
             keys.get(q, f"{c}/{e or '*'}/{v or '*'}")
             for q, c, e, v in zip(
@@ -68,12 +67,12 @@ class Rescorer:
         body = str(archive.manifest["files"]["samples.parquet"]["sha256"])
         fetches = pa.table(
             {
-                "fetch_id": [_hash64("archive", body, q, o) for q, o in pairs],
+                "fetch_id": [hash64("archive", body, q, o) for q, o in pairs],
                 "query": [q for q, _ in pairs],
                 "origin": [o for _, o in pairs],
             }
         )
-        con.register("new_series", pa.table(series, schema=_SERIES_SCHEMA))
+        con.register("new_series", pa.table(series, schema=SERIES_SCHEMA))
         con.register("new_fetches", fetches)
         con.execute("insert into series select * from new_series")
         con.execute(
