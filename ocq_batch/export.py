@@ -34,7 +34,8 @@ from ocq_batch.timeutil import iso
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ocq_batch.http import HttpOptions, HttpSource  # httpx: imported only for a server source
+    from ocq_batch.http import HttpOptions  # httpx: imported only for a server source
+    from ocq_batch.http_source import HttpSource
 
 
 class Progress(Protocol):
@@ -98,7 +99,7 @@ def export(
     if source is None:
         if http is None:
             raise ValueError("export needs a source or http options")
-        from ocq_batch.http import HttpSource
+        from ocq_batch.http_source import HttpSource
 
         source = live = HttpSource(http)
     n_requests = source.plan(specs, start, end, config.step_s)  # fails before anything is written
@@ -214,7 +215,8 @@ def fetch(
     Chunks already in ``folder`` are not fetched again, so re-running after an
     interruption fetches only what is missing.
     """
-    from ocq_batch.http import HttpSource, chunk_range
+    from ocq_batch.http import chunk_range
+    from ocq_batch.http_source import HttpSource
 
     progress = progress or _Quiet()
     check_window(config, window)

@@ -22,9 +22,7 @@ import re
 import ssl
 import threading
 import time
-from collections import deque
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,13 +34,10 @@ import httpx
 import orjson
 
 from ocq_batch import __version__
-from ocq_batch.errors import ConfigError, ReplayError, SourceError, WindowError
+from ocq_batch.errors import ConfigError, SourceError, WindowError
 from ocq_batch.ingest import Scanned, scan_matrix
-from ocq_batch.queries import QuerySpec
-from ocq_batch.replay import Entry, ReplayReader, ReplayWriter, pack
-from ocq_batch.sources import Response
 
-__all__ = ["HttpOptions", "HttpSource", "PromClient", "chunk_range", "redact_url"]
+__all__ = ["HttpOptions", "PromClient", "chunk_range", "redact_url"]
 
 log = logging.getLogger(__name__)
 _insecure_warned = False
@@ -113,7 +108,7 @@ def chunk_range(start: float, end: float, step: float, max_points: int = 11000) 
     return chunks
 
 
-class _Transient(Exception):
+class Transient(Exception):
     """A failure worth retrying; ``problem`` says what happened."""
 
     def __init__(self, problem: str, retry_after: float | None = None) -> None:
@@ -181,12 +176,12 @@ def _error_text(body: bytes) -> tuple[str, str] | None:
     return None
 
 
-def _check_body(
+def check_body(
     body: bytes, query: str, result_types: frozenset[str], allow_partial: bool
 ) -> tuple[list[str], Scanned | None]:
     """Validate a successful API body; return its ``warnings``, and the scanned matrix.
 
-    Raises :class:`_Transient` for a body that is not JSON (a truncated answer)
+    Raises :class:`Transient` for a body that is not JSON (a truncated answer)
     and SourceError for an error status, an unexpected result type, or
     warnings when partial answers are not allowed.
     """
@@ -199,7 +194,7 @@ def _check_body(
     try:
         doc: Any = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise _Transient(
+        raise Transient(
             f"HTTP 200 with a body that is not valid JSON ({len(body)} bytes, truncated?: {exc})"
         ) from None
     if not isinstance(doc, dict):
@@ -210,7 +205,7 @@ def _check_body(
             raise SourceError(
                 f"the server rejected query {query!r}: {kind}: {text}; fix the query in [queries]"
             )
-        raise _Transient(f"status {doc.get('status')!r}: {kind}: {text}")
+        raise Transient(f"status {doc.get('status')!r}: {kind}: {text}")
     data = doc.get("data")
     result_type = data.get("resultType") if isinstance(data, dict) else None
     if result_type not in result_types:
@@ -373,11 +368,11 @@ class PromClient:
             made = attempt
             try:
                 body = self._attempt(path, form, query, min(self.options.request_timeout_s, remaining))
-                warnings, scanned = _check_body(body, query, result_types, self.options.allow_partial)
+                warnings, scanned = check_body(body, query, result_types, self.options.allow_partial)
                 return body, [f"{query}: {w}" for w in warnings], scanned
             except SourceError as exc:
                 raise SourceError(self._scrub(str(exc))) from None
-            except _Transient as exc:
+            except Transient as exc:
                 problem = self._scrub(exc.problem)
                 retry_after = exc.retry_after
             if attempt == attempts:
@@ -401,17 +396,17 @@ class PromClient:
         )
 
     def _attempt(self, path: str, form: dict[str, str], query: str, timeout: float) -> bytes:
-        """One POST; returns a 200 body, raises _Transient (retry) or SourceError (do not)."""
+        """One POST; returns a 200 body, raises Transient (retry) or SourceError (do not)."""
         try:
             resp = self._http.post(self._base + path, data=form, timeout=timeout)
         except httpx.TimeoutException as exc:
-            raise _Transient(f"no answer within {timeout:g}s ({type(exc).__name__})") from None
+            raise Transient(f"no answer within {timeout:g}s ({type(exc).__name__})") from None
         except httpx.ConnectError as exc:
             raise self._connect_problem(exc) from None
         except httpx.RemoteProtocolError as exc:
-            raise _Transient(f"the connection broke mid-response ({exc})") from None
+            raise Transient(f"the connection broke mid-response ({exc})") from None
         except (httpx.NetworkError, httpx.DecodingError) as exc:
-            raise _Transient(f"{type(exc).__name__}: {exc}") from None
+            raise Transient(f"{type(exc).__name__}: {exc}") from None
         except httpx.UnsupportedProtocol:
             raise SourceError(f"the source URL {self.label} must start with http:// or https://") from None
         except httpx.HTTPError as exc:
@@ -438,7 +433,7 @@ class PromClient:
             )
         if status == 429 or status >= 500:
             wait = _retry_after(resp.headers.get("Retry-After"))
-            raise _Transient(f"HTTP {status} ({detail})" if err else detail, wait)
+            raise Transient(f"HTTP {status} ({detail})" if err else detail, wait)
         raise SourceError(f"{self.label} answered query {query!r} with {detail}")
 
     def _token_hint(self) -> str:
@@ -469,168 +464,9 @@ class PromClient:
                 f"cannot resolve the host {host!r} of {self.label} ({text}); check the source URL"
             )
         if "name resolution" in low or "resolve" in low:
-            return _Transient(f"DNS lookup of {host!r} failed ({text})")
+            return Transient(f"DNS lookup of {host!r} failed ({text})")
         if "refused" in low:
-            return _Transient(
+            return Transient(
                 f"{self.label} refused the connection; is the server up and the port right? ({text})"
             )
-        return _Transient(f"cannot connect to {self.label} ({text})")
-
-
-def _settled(entry: Entry, settle_s: float) -> bool:
-    """A recorded chunk is final when it was recorded ``settle_s`` after its end.
-
-    A chunk recorded while the event was still running (or before late data reached
-    the hub: collection interval plus lookback) is fetched again, never reused.
-    """
-    try:
-        at = datetime.fromisoformat(entry.recorded_at.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return False
-    return at >= entry.end + settle_s
-
-
-@dataclass(frozen=True)
-class _Fetched:
-    """One chunk's answer as a worker thread leaves it: checked, scanned, and packed for the
-    replay folder when recording (gzip releases the GIL: it overlaps the main thread's loading)."""
-
-    body: bytes
-    warnings: list[str]
-    scanned: Scanned | None
-    packed: bytes | None
-
-
-@dataclass
-class _Slot:
-    spec: QuerySpec
-    start: float
-    end: float
-    future: Future[_Fetched] | None  # None: read back from the replay folder
-    recorded: bool = False
-
-
-class HttpSource:
-    """A :class:`~ocq_batch.sources.Source` answering from a server, chunk by chunk.
-
-    With a ``recorder``, every fetched body is recorded and chunks already in
-    its folder are read back instead of refetched, so a failed fetch resumes.
-    """
-
-    def __init__(
-        self,
-        options: HttpOptions,
-        *,
-        recorder: ReplayWriter | None = None,
-        progress: Callable[[int], None] | None = None,
-        client: PromClient | None = None,
-        transport: httpx.BaseTransport | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self.options = options
-        self._owns_client = client is None
-        self.client = client or PromClient(options, transport=transport, sleep=sleep)
-        self.label = self.client.label
-        self.recorder = recorder
-        self.progress = progress
-        self.warnings: list[str] = []
-
-    def __enter__(self) -> HttpSource:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Close the client if this source created it."""
-        if self._owns_client:
-            self.client.close()
-
-    def plan(self, specs: Sequence[QuerySpec], start: float, end: float, step: float) -> int:
-        """The number of chunk requests the window needs (recorded ones included)."""
-        return len(specs) * len(chunk_range(start, end, step, self.options.max_points))
-
-    def responses(
-        self, specs: Sequence[QuerySpec], start: float, end: float, step: float
-    ) -> Iterator[Response]:
-        """Every chunk's response, in spec then chunk order, at most ``concurrency`` requests in flight."""
-        chunks = chunk_range(start, end, step, self.options.max_points)
-        tasks = [(spec, a, b) for spec in specs for a, b in chunks]
-        rec = self.recorder
-        recorded: dict[tuple[str, float, float, float], Entry] = {}
-        reader: ReplayReader | None = None
-        if rec is not None and any(rec.has(s.query, a, b, step) for s, a, b in tasks):
-            reader = ReplayReader(rec.folder)
-            recorded = {
-                (e.query, e.start, e.end, e.step): e
-                for e in reader.entries
-                if not self.options.refetch and _settled(e, self.options.settle_s)
-            }
-        cancel = threading.Event()
-        window = max(1, self.options.concurrency) * 2  # bounds the bodies held in memory
-        pool = ThreadPoolExecutor(max_workers=max(1, self.options.concurrency), thread_name_prefix="ocq-http")
-        queue: deque[_Slot] = deque()
-        pending = iter(tasks)
-        try:
-            while True:
-                while len(queue) < window and (task := next(pending, None)) is not None:
-                    spec, a, b = task
-                    future = None
-                    if (spec.query, a, b, step) not in recorded:
-                        future = pool.submit(self._fetch, spec.query, a, b, step, cancel)
-                    queue.append(_Slot(spec, a, b, future))
-                if not queue:
-                    return
-                slot = queue[0]
-                if slot.future is None:
-                    assert reader is not None
-                    body = reader.read(recorded[(slot.spec.query, slot.start, slot.end, step)])
-                    warnings, scanned = self._check_replayed(body, slot.spec.query)
-                else:
-                    fetched = slot.future.result()
-                    body, warnings, scanned = fetched.body, fetched.warnings, fetched.scanned
-                    self._record(slot, step, fetched)
-                # a chunk recorded by an interrupted run came from this same server:
-                # same origin, so a resumed run leaves the store exactly as an uninterrupted one
-                origin = self.label
-                queue.popleft()
-                self.warnings.extend(warnings)
-                if self.progress is not None:
-                    self.progress(1)
-                yield Response(slot.spec, slot.start, slot.end, step, body, origin, scanned)
-        finally:
-            cancel.set()
-            pool.shutdown(wait=True, cancel_futures=True)
-            for slot in queue:  # keep what finished, so the next run fetches only the rest
-                f = slot.future
-                if f is not None and f.done() and not f.cancelled() and f.exception() is None:
-                    self._record(slot, step, f.result())
-
-    def _fetch(self, query: str, start: float, end: float, step: float, cancel: threading.Event) -> _Fetched:
-        body, warnings, scanned = self.client.fetch_range(query, start, end, step, cancel)
-        return _Fetched(body, warnings, scanned, pack(body) if self.recorder is not None else None)
-
-    def _record(self, slot: _Slot, step: float, fetched: _Fetched) -> None:
-        if self.recorder is not None and not slot.recorded:
-            self.recorder.add(
-                slot.spec.query,
-                slot.start,
-                slot.end,
-                step,
-                fetched.body,
-                key=slot.spec.key,
-                replace=True,
-                packed=fetched.packed,
-            )
-            slot.recorded = True
-
-    def _check_replayed(self, body: bytes, query: str) -> tuple[list[str], Scanned | None]:
-        try:
-            warnings, scanned = _check_body(body, query, frozenset({"matrix"}), self.options.allow_partial)
-        except _Transient as exc:
-            raise ReplayError(
-                f"the recorded answer to {query!r} is unusable ({exc.problem}); record it again"
-            ) from None
-        return [f"{query}: {w}" for w in warnings], scanned
+        return Transient(f"cannot connect to {self.label} ({text})")

@@ -21,7 +21,8 @@ import orjson
 import pytest
 
 from ocq_batch.errors import ConfigError, SourceError, WindowError
-from ocq_batch.http import HttpOptions, HttpSource, PromClient, chunk_range, redact_url
+from ocq_batch.http import HttpOptions, PromClient, chunk_range, redact_url
+from ocq_batch.http_source import HttpSource
 from ocq_batch.promjson import matrix_body
 from ocq_batch.queries import QuerySpec
 from ocq_batch.replay import ReplayReader, ReplayWriter
