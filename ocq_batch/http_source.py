@@ -138,7 +138,9 @@ class HttpSource:
                 slot = queue[0]
                 if slot.future is None:
                     assert reader is not None
-                    body = reader.read(recorded[(slot.spec.query, slot.start, slot.end, step)])
+                    body = self._read_recorded(
+                        reader, recorded[(slot.spec.query, slot.start, slot.end, step)]
+                    )
                     warnings, scanned = self._check_replayed(body, slot.spec.query)
                 else:
                     fetched = slot.future.result()
@@ -177,6 +179,15 @@ class HttpSource:
                 packed=fetched.packed,
             )
             slot.recorded = True
+
+    def _read_recorded(self, reader: ReplayReader, entry: Entry) -> bytes:
+        try:
+            return reader.read(entry)
+        except ReplayError:  # lost or damaged since an earlier run recorded it
+            raise ReplayError(
+                f"the recorded answer to {entry.query!r} in {reader.folder / entry.file} is missing or "
+                "damaged; run the same command again with --refetch to fetch it anew"
+            ) from None
 
     def _check_replayed(self, body: bytes, query: str) -> tuple[list[str], Scanned | None]:
         try:

@@ -100,6 +100,8 @@ class ReplayWriter:
         entry = self._entry(query, start, end, step, sha, key, recorded_at)
         old = self.entry(query, start, end, step)
         if old is not None and (not replace or old.sha256 == sha):
+            if replace and not self._intact(old):  # the same answer again: repair a lost or damaged file
+                _atomic_write(self.folder / old.file, packed if packed is not None else pack(body))
             return old
         _atomic_write(self.folder / entry.file, packed if packed is not None else pack(body))
         return self._index(entry)
@@ -151,6 +153,14 @@ class ReplayWriter:
             key=key,
             recorded_at=recorded_at or iso(datetime.now(UTC)),
         )
+
+    def _intact(self, entry: Entry) -> bool:
+        """True when ``entry``'s file is there and holds the body it was recorded with."""
+        try:
+            body = gzip.decompress((self.folder / entry.file).read_bytes())
+        except (OSError, EOFError, gzip.BadGzipFile):
+            return False
+        return hashlib.sha256(body).hexdigest() == entry.sha256
 
     def _index(self, entry: Entry) -> Entry:
         """Append ``entry`` to the index (its file is already in place) and remember it."""

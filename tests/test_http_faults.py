@@ -20,7 +20,7 @@ import httpx
 import orjson
 import pytest
 
-from ocq_batch.errors import ConfigError, SourceError, WindowError
+from ocq_batch.errors import ConfigError, ReplayError, SourceError, WindowError
 from ocq_batch.http import HttpOptions, PromClient, chunk_range, redact_url
 from ocq_batch.http_source import HttpSource
 from ocq_batch.promjson import matrix_body
@@ -493,3 +493,25 @@ def test_unsettled_chunks_are_fetched_again(tmp_path: Path) -> None:
     ) as src:
         list(src.responses([spec], start, end, 60.0))
     assert calls == [1, 1]
+
+
+def test_a_lost_recording_says_refetch_and_refetch_repairs_it(tmp_path: Path) -> None:
+    spec = QuerySpec("completion/hero/prod", "completion", "hero", "prod", "up")
+    start, end = 1_700_000_000.0, 1_700_000_000.0 + 600
+    folder = tmp_path / "rec"
+    body = matrix_body([({"user": "a"}, [(start, 0.0), (end, 1.0)])])
+    entry = ReplayWriter(folder, BASE).add(
+        "up", start, end, 60.0, body, key=spec.key
+    )  # settled: recorded now
+    (folder / entry.file).unlink()  # e.g. an OS crash before the folder reached the disk
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, content=body))
+    with (
+        HttpSource(HttpOptions(BASE), recorder=ReplayWriter(folder, BASE), transport=transport) as src,
+        pytest.raises(ReplayError, match="run the same command again with --refetch"),
+    ):
+        list(src.responses([spec], start, end, 60.0))
+    opts = HttpOptions(BASE, refetch=True)
+    with HttpSource(opts, recorder=ReplayWriter(folder, BASE), transport=transport) as src:
+        (resp,) = list(src.responses([spec], start, end, 60.0))
+    assert resp.body == body
+    assert ReplayReader(folder).entries == [entry] and ReplayReader(folder).read(entry) == body

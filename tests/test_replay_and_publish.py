@@ -42,6 +42,25 @@ def test_writer_is_idempotent_and_repairs_a_cut_index(tmp_path: Path) -> None:
     assert r.read(r.entries[1]) == b'{"a": 2}'
 
 
+@pytest.mark.parametrize("damage", ["missing", "corrupt"])
+def test_the_same_answer_again_repairs_a_lost_or_damaged_file(tmp_path: Path, damage: str) -> None:
+    body = b'{"status":"success"}'
+    entry = ReplayWriter(tmp_path, source="test").add("up", 0.0, 60.0, 30.0, body)
+    path = tmp_path / entry.file
+    if damage == "missing":
+        path.unlink()
+    else:
+        path.write_bytes(path.read_bytes()[:-8])
+    with pytest.raises(ReplayError, match="record"):
+        ReplayReader(tmp_path).read(entry)
+    lines = (tmp_path / INDEX).read_text()
+    again = ReplayWriter(tmp_path, source="test").add(
+        "up", 0.0, 60.0, 30.0, b'{"status":"success"}', replace=True
+    )
+    assert again == entry and (tmp_path / INDEX).read_text() == lines  # no second index line
+    assert ReplayReader(tmp_path).read(entry) == b'{"status":"success"}'
+
+
 def test_header_version_is_checked(tmp_path: Path) -> None:
     ReplayWriter(tmp_path, "test")
     (tmp_path / "replay.json").write_text(json.dumps({"format": "ocq-replay", "version": 99}))
