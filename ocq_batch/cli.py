@@ -16,29 +16,20 @@ from rich.markup import escape
 
 from ocq_batch import __version__
 from ocq_batch.cli_options import (
-    AllowPartialOpt,
     ArchiveOpt,
-    BasicPasswordEnvOpt,
-    BasicUserOpt,
-    CaFileOpt,
-    ConcurrencyOpt,
     ConfigOpt,
-    DedupOpt,
     EnvOpt,
     FromOpt,
-    InsecureOpt,
+    HttpArgs,
     ModelOpt,
     OutOpt,
     QuietOpt,
-    RefetchOpt,
     SourceOpt,
     StoreOpt,
-    TimeoutOpt,
-    TokenEnvOpt,
-    TokenFileOpt,
     ToOpt,
     TopOpt,
     http_options,
+    with_http_options,
 )
 from ocq_batch.config import MODELS, Config, describe, load_config
 from ocq_batch.errors import ConfigError, OcqError
@@ -148,6 +139,7 @@ def make_source(text: str | None) -> Source:
 
 
 @app.command()
+@with_http_options
 def export(
     config_path: ConfigOpt = None,
     start: FromOpt = None,
@@ -159,17 +151,8 @@ def export(
     out_dir: OutOpt = Path("ocq-out"),
     store: StoreOpt = None,
     quiet: QuietOpt = False,
-    token_env: TokenEnvOpt = None,
-    token_file: TokenFileOpt = None,
-    ca_file: CaFileOpt = None,
-    insecure: InsecureOpt = False,
-    allow_partial: AllowPartialOpt = False,
-    dedup: DedupOpt = None,
-    concurrency: ConcurrencyOpt = 4,
-    timeout: TimeoutOpt = 60.0,
-    refetch: RefetchOpt = False,
-    basic_user: BasicUserOpt = None,
-    basic_password_env: BasicPasswordEnvOpt = None,
+    *,
+    http_args: HttpArgs,
 ) -> None:
     """Score and rank the event over a window and write the archive.
 
@@ -180,20 +163,7 @@ def export(
     """
     with _guard():
         config, window = _resolve(config_path, env, model, top, start, end)
-        opts = http_options(
-            source,
-            token_env,
-            token_file,
-            ca_file,
-            insecure,
-            allow_partial,
-            dedup,
-            concurrency,
-            timeout,
-            refetch,
-            basic_user,
-            basic_password_env,
-        )
+        opts = http_options(source, http_args)
         result = _run_export(config, window, source, opts, out_dir, store, quiet)
     tz = zone(config.timezone)
     if not quiet:
@@ -269,6 +239,7 @@ def _audited(
 
 
 @app.command()
+@with_http_options
 def fetch(
     source: Annotated[
         str,
@@ -290,17 +261,8 @@ def fetch(
         ),
     ] = Path("ocq-replay"),
     quiet: QuietOpt = False,
-    token_env: TokenEnvOpt = None,
-    token_file: TokenFileOpt = None,
-    ca_file: CaFileOpt = None,
-    insecure: InsecureOpt = False,
-    allow_partial: AllowPartialOpt = False,
-    dedup: DedupOpt = None,
-    concurrency: ConcurrencyOpt = 4,
-    timeout: TimeoutOpt = 60.0,
-    refetch: RefetchOpt = False,
-    basic_user: BasicUserOpt = None,
-    basic_password_env: BasicPasswordEnvOpt = None,
+    *,
+    http_args: HttpArgs,
 ) -> None:
     """Record every configured query over the window from a server, for replay and archiving.
 
@@ -314,20 +276,7 @@ def fetch(
 
     with _guard():
         config, window = _resolve(config_path, None, None, None, start, end)
-        opts = http_options(
-            source,
-            token_env,
-            token_file,
-            ca_file,
-            insecure,
-            allow_partial,
-            dedup,
-            concurrency,
-            timeout,
-            refetch,
-            basic_user,
-            basic_password_env,
-        )
+        opts = http_options(source, http_args)
         if opts is None:
             raise ConfigError(f"--source {source!r} is not an http(s) URL; fetch reads from a server")
         with progress_bar(not quiet) as bar:
@@ -450,6 +399,7 @@ SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "dim"}
 
 
 @app.command()
+@with_http_options
 def audit(
     archive: ArchiveOpt = None,
     config_path: ConfigOpt = None,
@@ -463,17 +413,8 @@ def audit(
     store: StoreOpt = None,
     quiet: QuietOpt = False,
     show_info: Annotated[bool, typer.Option("--info", help="Also list findings of severity info.")] = False,
-    token_env: TokenEnvOpt = None,
-    token_file: TokenFileOpt = None,
-    ca_file: CaFileOpt = None,
-    insecure: InsecureOpt = False,
-    allow_partial: AllowPartialOpt = False,
-    dedup: DedupOpt = None,
-    concurrency: ConcurrencyOpt = 4,
-    timeout: TimeoutOpt = 60.0,
-    refetch: RefetchOpt = False,
-    basic_user: BasicUserOpt = None,
-    basic_password_env: BasicPasswordEnvOpt = None,
+    *,
+    http_args: HttpArgs,
 ) -> None:
     """Audit the result: findings per participant, live board vs batch, and whether the prize cut-off
     is decidable at the data's resolution. Takes the options of export, or --archive.
@@ -485,20 +426,7 @@ def audit(
     """
     from ocq_batch.audit import summary_counts, verdict_exit_code
 
-    http = http_options(
-        source,
-        token_env,
-        token_file,
-        ca_file,
-        insecure,
-        allow_partial,
-        dedup,
-        concurrency,
-        timeout,
-        refetch,
-        basic_user,
-        basic_password_env,
-    )
+    http = http_options(source, http_args)
     with _guard():
         con, _config, _window, result, where = _audited(
             archive, config_path, start, end, source, env, model, top, out_dir, store, quiet, http
@@ -527,6 +455,7 @@ def audit(
 
 
 @app.command()
+@with_http_options
 def verify(
     top: Annotated[
         int | None,
@@ -542,17 +471,8 @@ def verify(
     out_dir: OutOpt = Path("ocq-out"),
     store: StoreOpt = None,
     quiet: QuietOpt = False,
-    token_env: TokenEnvOpt = None,
-    token_file: TokenFileOpt = None,
-    ca_file: CaFileOpt = None,
-    insecure: InsecureOpt = False,
-    allow_partial: AllowPartialOpt = False,
-    dedup: DedupOpt = None,
-    concurrency: ConcurrencyOpt = 4,
-    timeout: TimeoutOpt = 60.0,
-    refetch: RefetchOpt = False,
-    basic_user: BasicUserOpt = None,
-    basic_password_env: BasicPasswordEnvOpt = None,
+    *,
+    http_args: HttpArgs,
 ) -> None:
     """Verify the prize winners: an evidence card per winner (completion times with their
     uncertainty, clusters, components, findings) and a verdict.
@@ -565,20 +485,7 @@ def verify(
     from ocq_batch.audit import verdict_exit_code
     from ocq_batch.verify import card_lines, evidence_cards
 
-    http = http_options(
-        source,
-        token_env,
-        token_file,
-        ca_file,
-        insecure,
-        allow_partial,
-        dedup,
-        concurrency,
-        timeout,
-        refetch,
-        basic_user,
-        basic_password_env,
-    )
+    http = http_options(source, http_args)
     with _guard():
         con, config, _window, result, where = _audited(
             archive, config_path, start, end, source, env, model, top, out_dir, store, quiet, http

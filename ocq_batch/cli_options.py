@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
+from collections.abc import Callable
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -169,20 +173,68 @@ ArchiveOpt = Annotated[
 ]
 
 
-def http_options(
-    url: str | None,
-    token_env: str | None,
-    token_file: Path | None,
-    ca_file: Path | None,
-    insecure: bool,
-    allow_partial: bool,
-    dedup: bool | None,
-    concurrency: int,
-    timeout: float,
-    refetch: bool = False,
-    basic_user: str | None = None,
-    basic_password_env: str | None = None,
-) -> HttpOptions | None:
+@dataclass(frozen=True)
+class HttpArgs:
+    """The HTTP source options as typed, before the source is known to be a URL."""
+
+    token_env: str | None = None
+    token_file: Path | None = None
+    ca_file: Path | None = None
+    insecure: bool = False
+    allow_partial: bool = False
+    dedup: bool | None = None
+    concurrency: int = 4
+    timeout: float = 60.0
+    refetch: bool = False
+    basic_user: str | None = None
+    basic_password_env: str | None = None
+
+
+# how each HttpArgs field is declared on the command line, in --help order
+_HTTP_OPTIONS: dict[str, Any] = {
+    "token_env": TokenEnvOpt,
+    "token_file": TokenFileOpt,
+    "ca_file": CaFileOpt,
+    "insecure": InsecureOpt,
+    "allow_partial": AllowPartialOpt,
+    "dedup": DedupOpt,
+    "concurrency": ConcurrencyOpt,
+    "timeout": TimeoutOpt,
+    "refetch": RefetchOpt,
+    "basic_user": BasicUserOpt,
+    "basic_password_env": BasicPasswordEnvOpt,
+}
+
+
+def with_http_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Give ``command`` the HTTP source options, which it receives together as ``http_args``.
+
+    typer reads a command's options from its signature, so the wrapper shows the command's
+    own parameters (without ``http_args``) followed by one parameter per HttpArgs field.
+    """
+    own = inspect.signature(command, eval_str=True)  # the Annotated aliases, not their names
+    defaults = HttpArgs()
+    params = [p for name, p in own.parameters.items() if name != "http_args"]
+    params += [
+        inspect.Parameter(
+            f.name,
+            inspect.Parameter.KEYWORD_ONLY,
+            annotation=_HTTP_OPTIONS[f.name],
+            default=getattr(defaults, f.name),
+        )
+        for f in fields(HttpArgs)
+    ]
+
+    @functools.wraps(command)
+    def wrapper(**kwargs: Any) -> None:
+        http_args = HttpArgs(**{f.name: kwargs.pop(f.name) for f in fields(HttpArgs)})
+        command(**kwargs, http_args=http_args)
+
+    wrapper.__signature__ = own.replace(parameters=params)  # type: ignore[attr-defined]
+    return wrapper
+
+
+def http_options(url: str | None, args: HttpArgs) -> HttpOptions | None:
     """HTTP options from the command line, or None when the source is not a URL.
 
     OCQ_TOKEN is used when it is set and no other credential is named.
@@ -191,28 +243,29 @@ def http_options(
         return None
     from ocq_batch.http import HttpOptions
 
+    token_env = args.token_env
     if (
         token_env is None
-        and token_file is None
-        and basic_user is None
+        and args.token_file is None
+        and args.basic_user is None
         and os.environ.get(DEFAULT_TOKEN_ENV, "").strip()
     ):
         token_env = DEFAULT_TOKEN_ENV
-    if insecure:
+    if args.insecure:
         err.print("warning: --insecure: the server's TLS certificate is not verified")
     return HttpOptions(
         base_url=url,
         token_env=token_env,
-        token_file=token_file,
-        ca_file=ca_file,
-        insecure=insecure,
-        allow_partial=allow_partial,
-        dedup=dedup,
-        concurrency=concurrency,
-        request_timeout_s=timeout,
-        refetch=refetch,
-        basic_user=basic_user,
-        basic_password_env=basic_password_env,
+        token_file=args.token_file,
+        ca_file=args.ca_file,
+        insecure=args.insecure,
+        allow_partial=args.allow_partial,
+        dedup=args.dedup,
+        concurrency=args.concurrency,
+        request_timeout_s=args.timeout,
+        refetch=args.refetch,
+        basic_user=args.basic_user,
+        basic_password_env=args.basic_password_env,
     )
 
 
