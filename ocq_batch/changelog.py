@@ -137,10 +137,7 @@ _REBUILD = """
 """
 
 
-def rebuild(con: duckdb.DuckDBPyConnection, ids_table: str | None = None) -> None:
-    """Derive the log again from the stored samples: of the series in ``ids_table``
-    (a relation with a ``series_id`` column), or of every series."""
-    if ids_table is None:
-        con.execute("create or replace temp table all_series_ids as select series_id from series")
-        ids_table = "all_series_ids"
+def rebuild(con: duckdb.DuckDBPyConnection, ids_table: str = "series") -> None:
+    """Derive the log again from the stored samples of the series in ``ids_table`` (a relation
+    with a ``series_id`` column; by default every series)."""
     con.execute(_REBUILD.format(ids=ids_table))  # ids_table is one of ours, never user input

@@ -24,6 +24,7 @@ import pyarrow as pa
 
 from ocq_batch.config import SIGNALS, Config
 from ocq_batch.paths import sql_steps, sql_text
+from ocq_batch.store import transaction
 
 
 @dataclass(frozen=True)
@@ -127,7 +128,7 @@ _SHARED_KEYS = """
 
 def signal_steps(con: duckdb.DuckDBPyConnection, signal: str, from_samples: bool = False) -> list[str]:
     """The SQL files of steps 02 and 03 for ``signal``: from the change log when it applies."""
-    names = [n for n in sql_steps(*SIGNAL_STEPS)]
+    names = sql_steps(*SIGNAL_STEPS)
     if from_samples or signal != "recorded" or con.execute(_SHARED_KEYS).fetchall()[0][0]:
         return [f"{REFERENCE}/{n}" for n in names]
     return names
@@ -148,13 +149,8 @@ def run_pipeline(
     every step from the samples instead of the change log (same tables; slower).
     One transaction: the projections of a run appear together, or not at all.
     """
-    con.execute("begin transaction")
-    try:
+    with transaction(con):
         _run_steps(con, config, window, alt_signal, from_samples)
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
 
 
 def _run_steps(

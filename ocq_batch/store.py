@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -109,17 +110,24 @@ def _check_version(con: duckdb.DuckDBPyConnection, path: Path) -> None:
         )
 
 
-def _upgrade_from_1(con: duckdb.DuckDBPyConnection) -> None:
-    """Version 1 had no change log: derive it from the stored samples, in one transaction."""
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Everything inside commits together, or is rolled back (also on Ctrl-C)."""
     con.execute("begin transaction")
     try:
-        con.execute(sql_text("schema.sql"))  # creates only what is missing
-        changelog.rebuild(con)
-        con.execute("update meta set value = ? where key = 'schema_version'", [str(SCHEMA_VERSION)])
-        con.execute("commit")
+        yield
     except BaseException:
         con.execute("rollback")
         raise
+    con.execute("commit")
+
+
+def _upgrade_from_1(con: duckdb.DuckDBPyConnection) -> None:
+    """Version 1 had no change log: derive it from the stored samples, in one transaction."""
+    with transaction(con):
+        con.execute(sql_text("schema.sql"))  # creates only what is missing
+        changelog.rebuild(con)
+        con.execute("update meta set value = ? where key = 'schema_version'", [str(SCHEMA_VERSION)])
 
 
 def _sorted_within_series(parsed: Parsed) -> bool:
@@ -259,24 +267,22 @@ class Loader:
             else None
         )
         con = self.con
-        con.execute("begin transaction")
         try:
-            con.register("new_series", series)
-            con.register("new_samples", samples)
-            before = _count(con, "series"), _count(con, "samples")
-            con.execute(_INSERT_SERIES)
-            if log is not None:
-                con.execute(_APPEND_SAMPLES)
-                changelog.append(con, *log)
-            else:
-                con.execute(_INSERT_SAMPLES)
-                changelog.rebuild(con, "new_samples")
-            con.executemany("insert into fetches values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", self._fetches)
-            after = _count(con, "series"), _count(con, "samples")
-            con.execute("commit")
-        except BaseException:
-            con.execute("rollback")
-            raise
+            with transaction(con):
+                con.register("new_series", series)
+                con.register("new_samples", samples)
+                before = _count(con, "series"), _count(con, "samples")
+                con.execute(_INSERT_SERIES)
+                if log is not None:
+                    con.execute(_APPEND_SAMPLES)
+                    changelog.append(con, *log)
+                else:
+                    con.execute(_INSERT_SAMPLES)
+                    changelog.rebuild(con, "new_samples")
+                con.executemany(
+                    "insert into fetches values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", self._fetches
+                )
+                after = _count(con, "series"), _count(con, "samples")
         finally:
             con.unregister("new_series")
             con.unregister("new_samples")
