@@ -157,10 +157,10 @@ class ReplayWriter:
     def _intact(self, entry: Entry) -> bool:
         """True when ``entry``'s file is there and holds the body it was recorded with."""
         try:
-            body = gzip.decompress((self.folder / entry.file).read_bytes())
-        except (OSError, EOFError, gzip.BadGzipFile):
+            _read_verified(self.folder, entry)
+        except ReplayError:
             return False
-        return hashlib.sha256(body).hexdigest() == entry.sha256
+        return True
 
     def _index(self, entry: Entry) -> Entry:
         """Append ``entry`` to the index (its file is already in place) and remember it."""
@@ -214,23 +214,28 @@ class ReplayReader:
 
     def read(self, entry: Entry) -> bytes:
         """The response body of ``entry``, verified against its recorded sha256."""
-        path = self.folder / entry.file
-        try:
-            body = gzip.decompress(path.read_bytes())
-        except FileNotFoundError:
-            raise ReplayError(f"replay file {path} is missing; record the event again") from None
-        except (OSError, EOFError, gzip.BadGzipFile) as exc:
-            raise ReplayError(f"replay file {path} is unreadable ({exc}); record the event again") from None
-        if hashlib.sha256(body).hexdigest() != entry.sha256:
-            raise ReplayError(
-                f"replay file {path} does not match its recorded sha256; it is corrupt, record it again"
-            )
-        return body
+        return _read_verified(self.folder, entry)
 
     def iter_bodies(self, query: str, start: float, end: float, step: float) -> Iterator[tuple[Entry, bytes]]:
         """Each overlapping recorded response with its body."""
         for entry in self.entries_for(query, start, end, step):
             yield entry, self.read(entry)
+
+
+def _read_verified(folder: Path, entry: Entry) -> bytes:
+    """The body recorded in ``entry``'s file; ReplayError when it is missing, unreadable or corrupt."""
+    path = folder / entry.file
+    try:
+        body = gzip.decompress(path.read_bytes())
+    except FileNotFoundError:
+        raise ReplayError(f"replay file {path} is missing; record the event again") from None
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        raise ReplayError(f"replay file {path} is unreadable ({exc}); record the event again") from None
+    if hashlib.sha256(body).hexdigest() != entry.sha256:
+        raise ReplayError(
+            f"replay file {path} does not match its recorded sha256; it is corrupt, record it again"
+        )
+    return body
 
 
 def _cover(entries: list[Entry], step: float) -> list[tuple[float, float]]:
