@@ -17,7 +17,7 @@ import orjson
 import pyarrow as pa
 
 from ocq_batch.errors import SourceError
-from ocq_batch.ingest import scan_matrix
+from ocq_batch.ingest import MAX_TS_S, scan_matrix
 from ocq_batch.sources import Response
 
 SERIES_SCHEMA = pa.schema(
@@ -145,7 +145,7 @@ def parse_response_plain(resp: Response, user_label: str, cluster_label: str) ->
     for item in data["result"]:
         try:
             values = item["values"]
-            ts = [round(float(v[0]) * 1_000_000) for v in values]
+            ts = [_timestamp_us(v[0]) for v in values]
             vals = [_number(v[1]) for v in values]
             _series_row(ser, resp, item["metric"], user_label, cluster_label)
         except (KeyError, TypeError, ValueError, AttributeError, IndexError):
@@ -162,6 +162,14 @@ def parse_response_plain(resp: Response, user_label: str, cluster_label: str) ->
         np.array(all_values, dtype=np.float64),
         warnings,
     )
+
+
+def _timestamp_us(value: Any) -> int:
+    """A sample's timestamp in microseconds; ValueError beyond year 5000 (or not a number)."""
+    seconds = float(value)
+    if not abs(seconds) < MAX_TS_S:  # also NaN and the infinities
+        raise ValueError(f"timestamp {value!r} out of range")
+    return round(seconds * 1_000_000)
 
 
 def _number(text: Any) -> float:

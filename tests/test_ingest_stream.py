@@ -13,7 +13,7 @@ from conftest import REPO
 
 from ocq_batch.config import DEFAULT
 from ocq_batch.errors import SourceError
-from ocq_batch.ingest import scan_matrix
+from ocq_batch.ingest import _fixed_width, scan_matrix
 from ocq_batch.parse import parse_response, parse_response_plain
 from ocq_batch.pipeline import Window, run_pipeline
 from ocq_batch.queries import QuerySpec, plan_queries
@@ -181,3 +181,77 @@ def test_bad_bodies_fail_with_the_plain_message(name: str) -> None:
         parse_response(resp, "user", "cluster")
     assert str(fast.value) == str(plain.value)
     assert "opencodequest_leaderboard_hero:prod" in str(fast.value)
+
+
+def _same_as_plain(body: bytes) -> None:
+    """parse_response gives what parse_response_plain gives, or fails with its message."""
+    resp = response(body)
+    try:
+        plain = parse_response_plain(resp, "user", "cluster")
+    except SourceError as exc:
+        with pytest.raises(SourceError) as fast_exc:
+            parse_response(resp, "user", "cluster")
+        assert str(fast_exc.value) == str(exc), body
+        return
+    fast = parse_response(resp, "user", "cluster")
+    assert fast.series == plain.series, body
+    assert fast.counts.tolist() == plain.counts.tolist(), body
+    assert fast.ts_us.tolist() == plain.ts_us.tolist(), body
+    np.testing.assert_array_equal(fast.values, plain.values, err_msg=repr(body))
+
+
+def test_fixed_width_tier_reads_uniform_entries_as_plain_does() -> None:
+    """Random bodies whose entries share one width: the byte-matrix tier takes them, and
+    gives the plain parser's result (timestamps of 1 to 11 digits, values of 1 to 15)."""
+    rng = np.random.default_rng(7)
+    for case in range(60):
+        ts_digits = int(rng.integers(1, 12))
+        value_digits = int(rng.integers(1, 16))
+        series = []
+        for s in range(int(rng.integers(1, 5))):
+            n = int(rng.integers(0, 30))
+            lo = 10 ** (ts_digits - 1)
+            ts = sorted(rng.integers(lo, 10 * lo, size=n).tolist())
+            if value_digits == 1:
+                values = rng.integers(0, 10, size=n).tolist()
+            else:
+                values = rng.integers(10 ** (value_digits - 1), 10**value_digits, size=n).tolist()
+            series.append(
+                {
+                    "metric": {"user": f"u{s}"},
+                    "values": [[t, str(v)] for t, v in zip(ts, values, strict=True)],
+                }
+            )
+        doc = {"status": "success", "data": {"resultType": "matrix", "result": series}}
+        body = orjson.dumps(doc)
+        text = b",".join(orjson.dumps(item["values"])[1:-1] for item in series if item["values"])
+        if text:
+            assert _fixed_width(text) is not None, (case, text[:80])
+        _same_as_plain(body)
+
+
+def test_every_one_byte_change_is_rejected_or_read_as_plain_reads_it() -> None:
+    """Each byte of the sample arrays replaced by each character that could fool a scanner:
+    the fast path either falls back or gives exactly the plain parser's answer."""
+    body = matrix([[1728047700, "0"], [1728047730, "1"], [1728047760, "1"]])
+    begin = body.index(b'"values":[') + len(b'"values":[')
+    end = body.rindex(b"]]") + 1
+    for pos in range(begin, end):
+        for char in b'09[],"-. e+':
+            _same_as_plain(body[:pos] + bytes([char]) + body[pos + 1 :])
+        _same_as_plain(body[:pos] + body[pos + 1 :])  # a byte dropped
+        _same_as_plain(body[:pos] + b"7" + body[pos:])  # a digit added
+
+
+def test_fixed_width_tier_rejects_what_it_cannot_read_exactly() -> None:
+    for text in (
+        b'[01728047700,"1"]',  # a timestamp with a leading zero
+        b'[1728047700,"01"],[1728047730,"10"]',  # a value with a leading zero
+        b'[1728047700,"1"],[1728047730,"a"]',
+        b'[1728047700,"1"];[1728047730,"0"]',
+        b'[172804770000,"1"]',  # 12 digits: beyond the 1e11 s bound
+        b'[1728047700,"1234567890123456"]',  # 16 digits: not exact in float64
+        b'[1728047700,"-1"]',
+        b'[1728047700,"1"],[1728047730,"10"]',  # two widths
+    ):
+        assert _fixed_width(text) is None, text
