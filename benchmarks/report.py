@@ -103,7 +103,9 @@ def render(results: dict[str, Any]) -> str:
         if "curl" in size:
             lines.append(_row("baseline: curl to /dev/null", size["curl"], n, "the fetch floor"))
             if "curl_gzip" in size:
-                lines.append(_row("curl --compressed (gzip, as httpx)", size["curl_gzip"], n, ""))
+                lines.append(
+                    _row("curl --compressed (gzip, as asked of a remote server)", size["curl_gzip"], n, "")
+                )
             if "httpx_raw" in size:
                 raw = size["httpx_raw"]
                 note = _ratio(raw.get("seconds"), curl) + " curl: the floor of a fetch through httpx"
@@ -119,6 +121,12 @@ def render(results: dict[str, Any]) -> str:
             lines.append(
                 _row("fetch + parse", size.get("fetch_parse"), n, _ratio(fp, curl) + " curl (target <= 1.5x)")
             )
+            if "fetch_parse_gzip" in size:
+                gz = size["fetch_parse_gzip"]
+                note = (
+                    _ratio(gz.get("seconds"), size.get("curl_gzip", {}).get("seconds")) + " curl --compressed"
+                )
+                lines.append(_row("fetch + parse, --compression gzip", gz, n, note))
         else:
             lines.append(
                 "| fetch | - | - | - | TSDB too slow to build at this size: loaded from the replay folder |"

@@ -97,6 +97,9 @@ def bench_size(label: str, work: Path, repeat: int) -> dict[str, Any]:
             out["httpx_raw"] = best([stage("httpx_raw", **args) for _ in range(repeat)])
             out["fetch"] = best([stage("fetch", parse=False, **args) for _ in range(repeat)])
             out["fetch_parse"] = best([stage("fetch", parse=True, **args) for _ in range(repeat)])
+            out["fetch_parse_gzip"] = best(
+                [stage("fetch", parse=True, compression="gzip", **args) for _ in range(repeat)]
+            )
     out["load"] = stage("load", replay=str(folder / "replay"), store=str(store), window=win, fast=True)
     samples = out["load"].get("samples", expected)
     out["samples"] = samples

@@ -108,7 +108,7 @@ def fetch(a: dict[str, Any]) -> dict[str, Any]:
     """Every query through ocq-batch's HTTP source; with ``parse``, each body also parsed."""
     start, end = a["window"]
     n_bytes = samples = 0
-    with HttpSource(HttpOptions(a["url"])) as source:
+    with HttpSource(HttpOptions(a["url"], compression=a.get("compression", "auto"))) as source:
         for resp in source.responses(specs(), start, end, STEP_S):
             n_bytes += len(resp.body)
             if a["parse"]:
@@ -174,7 +174,7 @@ def curl(a: dict[str, Any]) -> dict[str, Any]:
     with tempfile.NamedTemporaryFile("w", suffix=".curl", delete=False) as fh:
         fh.write("\n".join(lines[:-1]) + "\n")
     began = time.perf_counter()
-    extra = ["--compressed"] if a.get("compressed") else []  # gzip, as httpx asks for it
+    extra = ["--compressed"] if a.get("compressed") else []  # gzip, as ocq-batch asks a remote server
     subprocess.run(
         ["curl", "-sS", "--fail", "--parallel", "--parallel-max", "4", *extra, "-K", fh.name], check=True
     )
@@ -184,15 +184,16 @@ def curl(a: dict[str, Any]) -> dict[str, Any]:
 
 
 def httpx_raw(a: dict[str, Any]) -> dict[str, Any]:
-    """The same requests through a bare ``httpx.Client`` (4 in flight, gzip as ocq-batch asks),
-    bodies read and dropped: the floor of any fetch built on httpx, without checks or parsing."""
+    """The same requests through a bare ``httpx.Client`` (4 in flight, no compression, as
+    ocq-batch asks a loopback server), bodies read and dropped: the floor of any fetch built
+    on httpx, without checks or parsing."""
     from concurrent.futures import ThreadPoolExecutor
 
     import httpx
 
     start, end = a["window"]
     tasks = [(spec.query, lo, hi) for spec in specs() for lo, hi in chunk_range(start, end, STEP_S)]
-    with httpx.Client() as client:
+    with httpx.Client(headers={"Accept-Encoding": "identity"}) as client:
 
         def one(task: tuple[str, float, float]) -> int:
             query, lo, hi = task

@@ -162,6 +162,14 @@ TimeoutOpt = Annotated[
     float,
     typer.Option("--timeout", min=1, help="Seconds allowed for one request. Example: --timeout 60"),
 ]
+CompressionOpt = Annotated[
+    str,
+    typer.Option(
+        "--compression",
+        help="Ask the server for gzip or none. auto: none on a loopback address (127.0.0.1, "
+        "localhost), where compressing only costs CPU; gzip elsewhere. Example: --compression gzip",
+    ),
+]
 ArchiveOpt = Annotated[
     Path | None,
     typer.Option(
@@ -188,6 +196,7 @@ class HttpArgs:
     refetch: bool = False
     basic_user: str | None = None
     basic_password_env: str | None = None
+    compression: str = "auto"
 
 
 # how each HttpArgs field is declared on the command line, in --help order
@@ -203,6 +212,7 @@ _HTTP_OPTIONS: dict[str, Any] = {
     "refetch": RefetchOpt,
     "basic_user": BasicUserOpt,
     "basic_password_env": BasicPasswordEnvOpt,
+    "compression": CompressionOpt,
 }
 
 
@@ -266,6 +276,7 @@ def http_options(url: str | None, args: HttpArgs) -> HttpOptions | None:
         refetch=args.refetch,
         basic_user=args.basic_user,
         basic_password_env=args.basic_password_env,
+        compression=args.compression,
     )
 
 

@@ -173,3 +173,8 @@ def test_audit_of_a_tampered_or_foreign_archive(tmp_path: Path) -> None:
     assert proc.returncode == 1 and "ranking.parquet" in proc.stderr and "Traceback" not in proc.stderr
     proc = run_cli("audit", "--archive", str(tmp_path))
     assert proc.returncode == 1 and "manifest" in proc.stderr
+
+
+def test_unknown_compression(out: Path) -> None:
+    proc = run_cli("export", "--source", "http://127.0.0.1:9", "--compression", "zip", "--out", str(out))
+    assert_clean_failure(proc, out, "--compression 'zip'", "auto, gzip, none")

@@ -5,6 +5,7 @@ The happy path also runs against a real Prometheus, in another test module.
 
 from __future__ import annotations
 
+import gzip
 import itertools
 import logging
 import random
@@ -335,6 +336,41 @@ def test_post_form_carries_the_thanos_parameters_and_token() -> None:
         "max_source_resolution": "0s",
     }
     assert "dedup" not in form(request)
+
+
+@pytest.mark.parametrize(
+    ("base", "compression", "expected"),
+    [
+        (BASE, "auto", "gzip"),
+        ("http://127.0.0.1:9090", "auto", "identity"),
+        ("http://127.1.2.3:9090", "auto", "identity"),
+        ("http://localhost:9090", "auto", "identity"),
+        ("http://[::1]:9090", "auto", "identity"),
+        ("http://10.0.0.1:9090", "auto", "gzip"),
+        ("http://127.0.0.1:9090", "gzip", "gzip"),
+        (BASE, "none", "identity"),
+    ],
+)
+def test_gzip_is_asked_for_except_on_loopback(base: str, compression: str, expected: str) -> None:
+    script = Script(ok)
+    options = HttpOptions(base_url=base, compression=compression)
+    with PromClient(options, transport=httpx.MockTransport(script)) as c:
+        c.query_range(Q, T0, T0 + 300, 30)
+    assert script.requests[0].headers["Accept-Encoding"] == expected
+
+
+def test_gzip_answers_are_decoded() -> None:
+    def gzipped(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            200, content=gzip.compress(answer(request)), headers={"Content-Encoding": "gzip"}
+        )
+
+    with client(Script(gzipped), compression="gzip") as c:
+        assert c.query_range(Q, T0, T0 + 300, 30) == answer(
+            httpx.Request(
+                "POST", BASE, data={"query": Q, "start": "1700000000", "end": "1700000300", "step": "30"}
+            )
+        )
 
 
 def test_dedup_is_sent_only_when_set() -> None:

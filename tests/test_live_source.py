@@ -128,6 +128,23 @@ def test_chunked_fetch_returns_exactly_what_one_request_returns(prometheus) -> N
         assert ts == sorted(set(ts))
 
 
+def test_gzip_and_plain_answers_of_a_real_server_are_the_same_bytes(prometheus) -> None:
+    """The server really compresses when asked (auto asks a loopback server for none)."""
+    spec = next(s for s in plan_queries(DEFAULT) if s.key == "completion/hero/prod")
+    bodies = {}
+    for compression in ("gzip", "none", "auto"):
+        seen: list[str | None] = []
+        with HttpSource(HttpOptions(prometheus.url, compression=compression)) as src:
+            src.client._http.event_hooks["response"] = [
+                lambda r, seen=seen: seen.append(r.headers.get("Content-Encoding"))
+            ]
+            (resp,) = list(src.responses([spec], T0 - 900, T0 + 165 * 60, 30))
+        bodies[compression] = resp.body
+        assert seen == (["gzip"] if compression == "gzip" else [None]), compression
+    assert bodies["gzip"] == bodies["none"] == bodies["auto"]
+    assert len(bodies["none"]) > 10_000
+
+
 def test_more_than_11000_points_is_split_for_a_real_server(prometheus) -> None:
     import httpx
     import orjson
