@@ -8,14 +8,17 @@ board). Everything is a projection: rebuilt from the samples on every run.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pandas as pd
 
 from ocq_batch.config import Config
 from ocq_batch.paths import sql_steps, sql_text
 from ocq_batch.pipeline import LAST_SCORING_STEP
+from ocq_batch.rows import Rows
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SEVERITIES = ("error", "warning", "info")
 
@@ -44,37 +47,56 @@ class CutOff:
 
 @dataclass
 class AuditResult:
-    """The audit's tables (pandas) and its verdict."""
+    """The audit's tables and its verdict.
 
-    findings: pd.DataFrame
-    live: pd.DataFrame
-    robustness: pd.DataFrame
+    ``tables`` holds ``findings``, ``live`` (live_vs_batch) and ``robustness`` as
+    :class:`~ocq_batch.rows.Rows`: the export and its reports read their plain rows, without
+    pandas; the properties of the same names give them as DataFrames.
+    """
+
+    tables: dict[str, Rows]
     cutoff: CutOff
 
-    def errors_touching_top(self) -> pd.DataFrame:
+    @property
+    def findings(self) -> pd.DataFrame:
+        return self.tables["findings"].frame
+
+    @property
+    def live(self) -> pd.DataFrame:
+        return self.tables["live"].frame
+
+    @property
+    def robustness(self) -> pd.DataFrame:
+        return self.tables["robustness"].frame
+
+    def errors_touching_top(self) -> list[dict[str, Any]]:
         """Findings of severity error about a prize winner, or about the whole event."""
-        winners = set(self.robustness.loc[self.robustness.in_top, "user"])
-        f = self.findings
-        return f[(f.severity == "error") & (f.user.isna() | f.user.isin(winners))]
+        winners = {r["user"] for r in self.tables["robustness"].rows if r["in_top"]}
+        return [
+            f
+            for f in self.tables["findings"].rows
+            if f["severity"] == "error" and (f["user"] is None or f["user"] in winners)
+        ]
 
     def live_summary(self) -> list[str]:
         """Sentences on the live board: the same prize winners, or who differs and why."""
-        live = self.live
-        if live.live_rank.isna().all():
+        live = self.tables["live"].rows
+        if all(row["live_rank"] is None for row in live):
             return ["no live board series in the source"]
-        differ = live[live.live_in_top.notna() & (live.live_in_top != live.batch_in_top)]
-        if differ.empty:
+        differ = [r for r in live if r["live_in_top"] is not None and r["live_in_top"] != r["batch_in_top"]]
+        if not differ:
             return ["the live board and the batch give the same prize winners"]
         return [
-            f"{row.user} wins a prize under the {'batch only' if row.batch_in_top else 'live board only'} "
-            f"(batch rank {row.batch_rank}, live rank {int(row.live_rank)}); cause: {row.cause}"
-            for row in differ.itertuples()
+            f"{row['user']} wins a prize under the "
+            f"{'batch only' if row['batch_in_top'] else 'live board only'} "
+            f"(batch rank {row['batch_rank']}, live rank {int(row['live_rank'])}); cause: {row['cause']}"
+            for row in differ
         ]
 
     @property
     def clean(self) -> bool:
         """True when the top N is decided and no error finding touches it (exit code 0)."""
-        return self.cutoff.decidable and self.errors_touching_top().empty
+        return self.cutoff.decidable and not self.errors_touching_top()
 
 
 def write_audit_params(con: duckdb.DuckDBPyConnection, config: Config) -> None:
@@ -96,26 +118,24 @@ def write_audit_params(con: duckdb.DuckDBPyConnection, config: Config) -> None:
     )
 
 
-def decide_cutoff(robustness: pd.DataFrame, top: int) -> CutOff:
-    """Is the prize set the same for every completion time inside the uncertainty intervals?"""
-    inside = robustness[robustness.in_top]
-    outside = robustness[~robustness.in_top]
+def decide_cutoff(robustness: list[dict[str, Any]], top: int) -> CutOff:
+    """Is the prize set the same for every completion time inside the uncertainty intervals?
+
+    ``robustness`` holds the rows of the robustness table (rank, user, score_min,
+    score_max, in_top), in rank order.
+    """
+    inside = [r for r in robustness if r["in_top"]]
+    outside = [r for r in robustness if not r["in_top"]]
     tied: list[str] = []
     if len(inside) > top:  # a shared rank straddles the cut-off
-        last_rank = inside["rank"].max()
-        tied = sorted(inside.loc[inside["rank"] == last_rank, "user"])
-    pairs: list[tuple[str, str]] = []
-    if not outside.empty:
-        for a in inside.itertuples():
-            for b in outside.itertuples():
-                if a.score_min <= b.score_max:
-                    pairs.append((str(a.user), str(b.user)))
-    pairs.sort(key=lambda ab: (-_rank(robustness, ab[0]), _rank(robustness, ab[1])))
+        last_rank = max(r["rank"] for r in inside)
+        tied = sorted(r["user"] for r in inside if r["rank"] == last_rank)
+    pairs = [
+        (str(a["user"]), str(b["user"])) for a in inside for b in outside if a["score_min"] <= b["score_max"]
+    ]
+    rank = {r["user"]: int(r["rank"]) for r in robustness}
+    pairs.sort(key=lambda ab: (-rank[ab[0]], rank[ab[1]]))
     return CutOff(top, not tied and not pairs, tied, pairs)
-
-
-def _rank(frame: pd.DataFrame, user: str) -> int:
-    return int(frame.loc[frame.user == user, "rank"].iloc[0])
 
 
 def run_audit(con: duckdb.DuckDBPyConnection, config: Config) -> AuditResult:
@@ -125,37 +145,35 @@ def run_audit(con: duckdb.DuckDBPyConnection, config: Config) -> AuditResult:
     try:
         for step in sql_steps(LAST_SCORING_STEP + 1):
             con.execute(sql_text(step))
-        robustness = con.execute("select * from robustness order by rank, user").df()
-        cutoff = decide_cutoff(robustness, config.top)
-        extra = _cutoff_findings(cutoff, robustness) + _prize_findings(con, config)
+        robustness = Rows.query(con, "select * from robustness order by rank, user")
+        cutoff = decide_cutoff(robustness.rows, config.top)
+        extra = _cutoff_findings(cutoff, robustness.rows) + _prize_findings(con, config)
         if extra:
-            frame = pd.DataFrame(
-                extra, columns=["severity", "check", "user", "exercise", "env", "cluster", "value", "message"]
-            )
-            con.register("extra", frame)
-            con.execute(
+            con.executemany(
                 """
-                insert into findings
-                select severity, "check", user, exercise, env, cluster, null, null, value, message from extra
-                """
+                insert into findings (severity, "check", user, exercise, env, cluster, value, message)
+                values (?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+                extra,
             )
-            con.unregister("extra")
-        findings = con.execute(
+        findings = Rows.query(
+            con,
             """
             select * from findings order by
               case severity when 'error' then 0 when 'warning' then 1 else 2 end, user nulls first,
               "check", exercise, env, evidence_at
-            """
-        ).df()
-        live = con.execute("select * from live_vs_batch order by batch_rank, user").df()
+            """,
+        )
+        live = Rows.query(con, "select * from live_vs_batch order by batch_rank, user")
     finally:
         con.execute("set TimeZone = 'UTC'")
-    return AuditResult(findings, live, robustness, cutoff)
+    return AuditResult({"findings": findings, "live": live, "robustness": robustness}, cutoff)
 
 
-def _cutoff_findings(cutoff: CutOff, robustness: pd.DataFrame) -> list[tuple[Any, ...]]:
+def _cutoff_findings(cutoff: CutOff, robustness: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
     rows: list[tuple[Any, ...]] = []
     if cutoff.tied:
+        inside = sum(1 for r in robustness if r["in_top"])
         rows.append(
             (
                 "error",
@@ -166,22 +184,22 @@ def _cutoff_findings(cutoff: CutOff, robustness: pd.DataFrame) -> list[tuple[Any
                 None,
                 float(len(cutoff.tied)),
                 f"{', '.join(cutoff.tied)} share the last prize rank: {len(cutoff.tied)} people for "
-                f"{cutoff.top - (len(robustness[robustness.in_top]) - len(cutoff.tied))} place(s); "
+                f"{cutoff.top - (inside - len(cutoff.tied))} place(s); "
                 "the jury decides",
             )
         )
-    ranks = robustness.set_index("user")
+    ranks = {r["user"]: r for r in robustness}
     partners: dict[str, list[str]] = {}
-    for inside, outside in cutoff.pairs:
-        partners.setdefault(inside, []).append(outside)
-        partners.setdefault(outside, []).append(inside)
-    for user in sorted(partners, key=lambda u: (int(ranks.loc[u, "rank"]), u)):
-        me = ranks.loc[user]
-        where = "inside" if bool(me.in_top) else "outside"
+    for inside_user, outside_user in cutoff.pairs:
+        partners.setdefault(inside_user, []).append(outside_user)
+        partners.setdefault(outside_user, []).append(inside_user)
+    for user in sorted(partners, key=lambda u: (int(ranks[u]["rank"]), u)):
+        me = ranks[user]
+        where = "inside" if bool(me["in_top"]) else "outside"
         others = ", ".join(
-            f"{o} (rank {int(ranks.loc[o, 'rank'])}, {ranks.loc[o, 'score_min']:.1f} to "
-            f"{_fmt(ranks.loc[o, 'score_max'])})"
-            for o in sorted(partners[user], key=lambda o: int(ranks.loc[o, "rank"]))
+            f"{o} (rank {int(ranks[o]['rank'])}, {ranks[o]['score_min']:.1f} to "
+            f"{_fmt(ranks[o]['score_max'])})"
+            for o in sorted(partners[user], key=lambda o: int(ranks[o]["rank"]))
         )
         rows.append(
             (
@@ -191,10 +209,10 @@ def _cutoff_findings(cutoff: CutOff, robustness: pd.DataFrame) -> list[tuple[Any
                 None,
                 None,
                 None,
-                float(me.score_max - me.score_min),
+                float(me["score_max"] - me["score_min"]),
                 f"rank {int(me['rank'])}, {where} the top {cutoff.top}: "
-                f"score {me.score_min:.1f} could be up to "
-                f"{_fmt(me.score_max)} at the data's resolution, which overlaps {others}; "
+                f"score {me['score_min']:.1f} could be up to "
+                f"{_fmt(me['score_max'])} at the data's resolution, which overlaps {others}; "
                 "the prize cut-off is not decidable",
             )
         )
@@ -241,5 +259,7 @@ def verdict_exit_code(result: AuditResult) -> int:
     return 0 if result.clean else 3
 
 
-def summary_counts(findings: pd.DataFrame) -> dict[str, int]:
-    return {s: int((findings.severity == s).sum()) for s in SEVERITIES}
+def summary_counts(findings: Rows | pd.DataFrame) -> dict[str, int]:
+    """How many findings of each severity."""
+    severities = findings.column("severity") if isinstance(findings, Rows) else list(findings.severity)
+    return {s: severities.count(s) for s in SEVERITIES}

@@ -502,6 +502,6 @@ def verify(
     out.print(f"\n{len(cards)} winner(s) checked in {where}")
     out.print(f"[{style}]verdict:[/] {escape(result.cutoff.sentence())}", markup=True)
     errors = result.errors_touching_top()
-    if not errors.empty:
+    if errors:
         out.print(f"[bold red]{len(errors)} error finding(s) touch the top {config.top}[/]", markup=True)
     raise typer.Exit(verdict_exit_code(result))

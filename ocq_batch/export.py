@@ -27,13 +27,12 @@ from ocq_batch.errors import EmptyResultError, WindowError
 from ocq_batch.pipeline import Window, run_pipeline
 from ocq_batch.queries import plan_queries
 from ocq_batch.replay import INDEX, ReplayWriter
+from ocq_batch.rows import Rows
 from ocq_batch.sources import Source
 from ocq_batch.store import Loader, LoadStats, open_store
 from ocq_batch.timeutil import iso
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from ocq_batch.http import HttpOptions  # httpx: imported only for a server source
     from ocq_batch.http_source import HttpSource
 
@@ -58,7 +57,7 @@ class ExportResult:
     out: Path
     store: Path
     manifest: dict[str, Any]
-    ranking: pd.DataFrame
+    ranking: Rows
     stats: LoadStats
     window: Window
     config: Config
@@ -134,8 +133,8 @@ def export(
                 staging = staging_for(out)
                 advance = progress.task("writing archive", 8)
                 files = write_files(con, staging, config, on_file=lambda _name: advance(1))
-                ranking = con.execute("select * from ranking order by rank, user").df()
-                timeline = con.execute("select * from timeline order by user, ts").df()
+                ranking = Rows.query(con, "select * from ranking order by rank, user")
+                timeline = Rows.query(con, "select * from timeline order by user, ts")
             finally:
                 con.close()
             extra = {

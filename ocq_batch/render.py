@@ -1,7 +1,7 @@
 """Terminal rendering: ranking tables and progress bars (quiet when not on a terminal).
 
 Only the consoles are made at import: every command prints, but the progress bars and
-tables (and pandas) are imported when drawn, so ``--help`` and a quiet run stay light.
+tables are imported when drawn, so ``--help`` and a quiet run stay light.
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ from rich.console import Console
 from ocq_batch.timeutil import local, zone
 
 if TYPE_CHECKING:
-    import pandas as pd
     from rich.progress import Progress
     from rich.table import Table
+
+    from ocq_batch.rows import Rows
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -58,9 +59,8 @@ def progress_bar(enabled: bool = True) -> Iterator[RichProgress]:
         yield RichProgress(p)
 
 
-def ranking_table(ranking: pd.DataFrame, top: int, timezone: str, title: str) -> Table:
+def ranking_table(ranking: Rows, top: int, timezone: str, title: str) -> Table:
     """The ranking as a rich table, top N marked and a rule under the prize cut-off."""
-    import pandas as pd
     from rich.table import Table
 
     tz = zone(timezone)
@@ -71,11 +71,10 @@ def ranking_table(ranking: pd.DataFrame, top: int, timezone: str, title: str) ->
     table.add_column("score", justify="right")
     table.add_column("done", justify="right")
     table.add_column(f"last completion ({timezone})")
-    rows = ranking.to_dict("records")
+    rows = ranking.rows
     for i, row in enumerate(rows):
         in_top = bool(row["rank"] <= top)
-        last = row["last_completed_at"]
-        last_text = local(None if pd.isna(last) else last.to_pydatetime(), tz)
+        last_text = local(row["last_completed_at"], tz)
         table.add_row(
             "★" if in_top else "",
             str(row["rank"]),

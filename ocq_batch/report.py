@@ -1,9 +1,8 @@
 """The jury's report: report.md and a self-contained report.html (no external assets).
 
 Charts are drawn as inline SVG (``svg.py``), so the HTML works offline on the
-projector at the prize ceremony. The tables arrive as DataFrames; each is turned into
-plain Python rows once (:func:`_records`) and the loops run over those (indexing a
-DataFrame row by row made the two reports cost about a quarter of a second).
+projector at the prize ceremony. The tables arrive as :class:`~ocq_batch.rows.Rows` and
+the loops run over their plain Python rows, without building a DataFrame.
 """
 
 from __future__ import annotations
@@ -14,11 +13,10 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
-import pandas as pd
-
 from ocq_batch.audit import AuditResult, summary_counts
 from ocq_batch.config import Config
 from ocq_batch.pipeline import Window
+from ocq_batch.rows import Rows
 from ocq_batch.svg import PALETTE, Plot
 from ocq_batch.timeutil import local, zone
 
@@ -40,17 +38,18 @@ details{margin:.3rem 0}summary{cursor:pointer}small{color:#57606a}
 """
 
 
-def timeline_chart(timeline: pd.DataFrame, ranking: pd.DataFrame, config: Config, window: Window) -> str:
+def timeline_chart(timeline: Rows, ranking: Rows, config: Config, window: Window) -> str:
     """Points over time for the leaders, expected ends marked (inline SVG)."""
     tz = zone(config.timezone)
-    leaders = list(ranking.sort_values(["rank", "user"]).user.head(LEADERS))
-    data = timeline[timeline.user.isin(leaders)]
+    leaders = [r["user"] for r in sorted(ranking.rows, key=lambda r: (r["rank"], r["user"]))[:LEADERS]]
+    chosen = set(leaders)
+    data = [r for r in timeline.rows if r["user"] in chosen]
     t0 = config.start.timestamp()
     lines: dict[str, list[tuple[Any, float]]] = {}
-    for user, ts, score in zip(data.user.tolist(), data.ts.tolist(), data.score.tolist(), strict=True):
-        lines.setdefault(user, []).append((ts, score))
-    x = [(ts.timestamp() - t0) / 60 for ts in data.ts.tolist()]  # minutes after the start
-    top = float(data.score.max()) if len(data) else 1.0
+    for row in data:
+        lines.setdefault(row["user"], []).append((row["ts"], row["score"]))
+    x = [(row["ts"].timestamp() - t0) / 60 for row in data]  # minutes after the start
+    top = float(max(row["score"] for row in data)) if data else 1.0
     plot = Plot(
         960,
         460,
@@ -76,12 +75,12 @@ def timeline_chart(timeline: pd.DataFrame, ranking: pd.DataFrame, config: Config
     return plot.render(ticks, clock)
 
 
-def live_chart(live: pd.DataFrame, top: int) -> str:
+def live_chart(live: Rows, top: int) -> str:
     """Batch rank against live rank; the prize cut-off on both axes (inline SVG)."""
-    data = live.dropna(subset=["live_rank"])
-    if data.empty:
+    data = [r for r in live.rows if r["live_rank"] is not None]
+    if not data:
         return "<p>No live board series in the source.</p>"
-    edge = float(max(data.batch_rank.max(), data.live_rank.max())) + 1
+    edge = float(max(max(r["batch_rank"] for r in data), max(r["live_rank"] for r in data))) + 1
     plot = Plot(
         560,
         560,
@@ -95,21 +94,23 @@ def live_chart(live: pd.DataFrame, top: int) -> str:
     plot.line([(1, 1), (edge, edge)], "#d0d7de")
     plot.vline(top + 0.5, "#cf222e")
     plot.hline(top + 0.5, "#cf222e")
-    moved = data.batch_in_top.astype(bool) != data.live_in_top.astype(bool)
-    same = data[~moved]
-    plot.points(list(zip(same.batch_rank, same.live_rank, strict=True)), "#0969da", "same prize status")
-    differ = data[moved]
-    plot.points(list(zip(differ.batch_rank, differ.live_rank, strict=True)), "#cf222e", "prize differs", r=6)
-    for row in _records(differ):
+    same = [r for r in data if bool(r["batch_in_top"]) == bool(r["live_in_top"])]
+    plot.points([(r["batch_rank"], r["live_rank"]) for r in same], "#0969da", "same prize status")
+    differ = [r for r in data if bool(r["batch_in_top"]) != bool(r["live_in_top"])]
+    plot.points([(r["batch_rank"], r["live_rank"]) for r in differ], "#cf222e", "prize differs", r=6)
+    for row in differ:
         plot.text(float(row["batch_rank"]), float(row["live_rank"]), str(row["user"]), color="#cf222e")
     return plot.render()
 
 
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """The rows of ``frame`` as plain dicts: one ``tolist()`` per column, the values iterating gives."""
-    names = [str(name) for name in frame.columns]
-    columns = [frame[name].tolist() for name in frame.columns]
-    return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
+def _with_bounds(ranking: Rows, result: AuditResult) -> list[dict[str, Any]]:
+    """The ranking's rows, each with its score interval from the robustness table."""
+    bounds = {r["user"]: r for r in result.tables["robustness"].rows}
+    return [
+        {**row, "score_min": bounds[row["user"]]["score_min"], "score_max": bounds[row["user"]]["score_max"]}
+        for row in ranking.rows
+        if row["user"] in bounds
+    ]
 
 
 def _esc(value: Any) -> str:
@@ -118,9 +119,7 @@ def _esc(value: Any) -> str:
 
 
 def _when(value: Any, config: Config) -> str:
-    if value is None or pd.isna(value):
-        return "-"
-    return local(value.to_pydatetime() if hasattr(value, "to_pydatetime") else value, zone(config.timezone))
+    return "-" if value is None else local(value, zone(config.timezone))
 
 
 def _score_bar(row: dict[str, Any], lo: float, hi: float) -> str:
@@ -138,21 +137,21 @@ def _score_bar(row: dict[str, Any], lo: float, hi: float) -> str:
 def render_html(
     config: Config,
     window: Window,
-    ranking: pd.DataFrame,
-    timeline: pd.DataFrame,
+    ranking: Rows,
+    timeline: Rows,
     result: AuditResult,
     source: str,
 ) -> str:
     """The whole report as one self-contained HTML page."""
-    rob = result.robustness
-    finite_max = rob.score_max[rob.score_max != float("inf")]
-    scored = rob.score_min[rob.score_min > 0]
-    lo = max(float(scored.min()) - 2.0, 0.0) if len(scored) else 0.0  # zero scores would squash the bars
-    hi = float(max(finite_max.max() if len(finite_max) else 0.0, rob.score_min.max() if len(rob) else 1.0))
+    rob = result.tables["robustness"].rows
+    finite_max = [r["score_max"] for r in rob if r["score_max"] != float("inf")]
+    scored = [r["score_min"] for r in rob if r["score_min"] > 0]
+    lo = max(float(min(scored)) - 2.0, 0.0) if scored else 0.0  # zero scores would squash the bars
+    hi = float(max(max(finite_max) if finite_max else 0.0, max(r["score_min"] for r in rob) if rob else 1.0))
     ok = result.clean
-    counts = summary_counts(result.findings)
+    counts = summary_counts(result.tables["findings"])
     rows = []
-    merged = _records(ranking.merge(rob[["user", "score_min", "score_max"]], on="user"))
+    merged = _with_bounds(ranking, result)
     for i, row in enumerate(merged):
         in_top = row["in_top"]
         last_in = in_top and (i + 1 == len(merged) or not merged[i + 1]["in_top"])
@@ -167,8 +166,8 @@ def render_html(
             f"<td>{_when(row['last_completed_at'], config)}</td></tr>"
         )
     live_rows = []
-    for row in _records(result.live):
-        if row["live_rank"] is None or pd.isna(row["live_rank"]):
+    for row in result.tables["live"].rows:
+        if row["live_rank"] is None:
             continue
         flag = "⚠" if bool(row["batch_in_top"]) != bool(row["live_in_top"]) else ""
         live_rows.append(
@@ -178,7 +177,7 @@ def render_html(
             f"<td>{_esc(row['cause'])}</td></tr>"
         )
     by_user = []
-    for user, group in _grouped(result.findings):
+    for user, group in _grouped(result.tables["findings"]):
         worst = group[0]["severity"]
         items = "".join(
             f'<li><span class="sev-{_esc(f["severity"])}">{_esc(f["severity"])}</span> '
@@ -212,7 +211,7 @@ The red line is the prize cut-off.</small></p>
 <h2>Points over time</h2>
 {timeline_chart(timeline, ranking, config, window)}
 <h2>Live board vs batch</h2>
-{live_chart(result.live, config.top)}
+{live_chart(result.tables["live"], config.top)}
 <table><thead><tr><th></th><th>user</th><th>batch rank</th><th>batch score</th><th>live rank</th>
 <th>live points</th><th>live, normalised</th><th>likely cause</th></tr></thead><tbody>
 {"".join(live_rows) or "<tr><td colspan=8>no live board series in the source</td></tr>"}
@@ -227,17 +226,16 @@ WHOLE_EVENT = "(whole event)"  # the group of findings about no one participant
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
 
-def _grouped(findings: pd.DataFrame) -> Iterable[tuple[str, list[dict[str, Any]]]]:
+def _grouped(findings: Rows) -> Iterable[tuple[str, list[dict[str, Any]]]]:
     """Findings per participant, most severe participant first; in a group by severity, then check.
 
     Within a group the sort is stable, so findings keep their order otherwise. An unknown
-    severity sorts last, and a missing check after every check, as pandas sorts NaN.
+    severity sorts last, and a missing check after every check.
     """
     groups: dict[str, list[dict[str, Any]]] = {}
-    for row in _records(findings):
+    for row in findings.rows:
         user = row["user"]
-        missing = user is None or (isinstance(user, float) and math.isnan(user)) or user is pd.NA
-        groups.setdefault(WHOLE_EVENT if missing else str(user), []).append(row)
+        groups.setdefault(WHOLE_EVENT if user is None else str(user), []).append(row)
 
     def order(row: dict[str, Any]) -> tuple[int, int, str]:
         severity = SEVERITY_ORDER.get(row["severity"], len(SEVERITY_ORDER))
@@ -251,10 +249,10 @@ def _grouped(findings: pd.DataFrame) -> Iterable[tuple[str, list[dict[str, Any]]
         yield user, groups[user]
 
 
-def render_markdown(config: Config, window: Window, ranking: pd.DataFrame, result: AuditResult) -> str:
+def render_markdown(config: Config, window: Window, ranking: Rows, result: AuditResult) -> str:
     """The same report as Markdown: verdict, ranking with intervals, live differences, findings."""
     tz = zone(config.timezone)
-    counts = summary_counts(result.findings)
+    counts = summary_counts(result.tables["findings"])
     lines = [
         f"# {config.name}: final ranking",
         "",
@@ -269,8 +267,7 @@ def render_markdown(config: Config, window: Window, ranking: pd.DataFrame, resul
         "| | rank | user | score | possible range | done | last completion |",
         "|---|---:|---|---:|---|---:|---|",
     ]
-    merged = _records(ranking.merge(result.robustness[["user", "score_min", "score_max"]], on="user"))
-    for row in merged:
+    for row in _with_bounds(ranking, result):
         top = "★" if row["in_top"] else ""
         hi = "∞" if row["score_max"] == float("inf") else f"{row['score_max']:.1f}"
         lines.append(
@@ -280,7 +277,7 @@ def render_markdown(config: Config, window: Window, ranking: pd.DataFrame, resul
     lines += ["", "## Live board vs batch", ""]
     lines += [f"- {sentence}" for sentence in result.live_summary()]
     lines += ["", "## Findings by participant", ""]
-    for user, group in _grouped(result.findings):
+    for user, group in _grouped(result.tables["findings"]):
         lines.append(f"### {user}")
         lines += [f"- {f['severity']} `{f['check']}`: {f['message']}" for f in group]
         lines.append("")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import pandas as pd
 import pytest
 from conftest import T0, MiniEvent, minutes, series, steps
 
@@ -154,15 +153,10 @@ def test_undecidable_cutoff_names_both(run_event) -> None:
 
 
 def test_tie_at_the_cutoff() -> None:
-    rob = pd.DataFrame(
-        {
-            "rank": [1, 2, 2],
-            "user": ["a", "b", "c"],
-            "score_min": [10.0, 5.0, 5.0],
-            "score_max": [11.0, 5.0, 5.0],
-            "in_top": [True, True, True],
-        }
-    )
+    rob = [
+        {"rank": rank, "user": user, "score_min": lo, "score_max": hi, "in_top": True}
+        for rank, user, lo, hi in [(1, "a", 10.0, 11.0), (2, "b", 5.0, 5.0), (2, "c", 5.0, 5.0)]
+    ]
     cut = decide_cutoff(rob, top=2)
     assert cut.tied == ["b", "c"] and not cut.decidable
 

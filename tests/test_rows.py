@@ -1,0 +1,41 @@
+"""Rows: the plain rows are what DuckDB's fetchall gives, the frame what its .df() gives."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from ocq_batch.rows import Rows
+
+QUERY = """
+    select * from (values
+        (1, 'ann', 2.5, timestamptz '2024-10-04 13:15:00.123456Z', timestamp '2024-10-04 13:15:00', true),
+        (null, null, null, null, null, null),
+        (3, 'bob', 'inf'::double, timestamptz '1969-12-31 23:59:59.5Z', timestamp '1969-12-31 23:59:59.5',
+         false)
+    ) as t(n, user, score, done_at, naive, in_top)
+    order by n nulls last
+"""
+
+
+@pytest.mark.parametrize("timezone", ["UTC", "Europe/Paris", "America/New_York"])
+def test_rows_are_fetchall_and_frame_is_df(timezone: str) -> None:
+    con = duckdb.connect()
+    con.execute("set TimeZone = ?", [timezone])
+    got = Rows.query(con, QUERY)
+    expected = con.execute(QUERY).fetchall()
+    names = [d[0] for d in con.execute(QUERY).description]
+    assert got.rows == [dict(zip(names, row, strict=True)) for row in expected]
+    for row, raw in zip(got.rows, expected, strict=True):  # same instants shown in the same zone
+        assert (row["done_at"] and row["done_at"].utcoffset()) == (raw[3] and raw[3].utcoffset())
+    assert len(got) == 3 and got.column("user") == ["ann", "bob", None]
+    assert got.frame.equals(con.execute(QUERY).df())
+    assert got.frame.dtypes.to_dict() == con.execute(QUERY).df().dtypes.to_dict()
+
+
+def test_query_after_an_unfinished_result() -> None:
+    """A step's result left open on the connection does not stop the next read."""
+    con = duckdb.connect()
+    con.execute("create table t as select range as x from range(5)")
+    con.execute("select * from t")  # not fetched
+    assert Rows.query(con, "select count(*) as n from t where x > ?", [1]).rows == [{"n": 3}]
