@@ -135,6 +135,9 @@ def bench_demo(work: Path, repeat: int) -> dict[str, Any]:
         build_tsdb(build_event(SimParams(start=start)), folder, RULES)
     runs: list[dict[str, Any]] = []
     exe = shutil.which("ocq-batch") or "ocq-batch"
+    # the bytecode pip leaves in an installed package: with PYTHONDONTWRITEBYTECODE set (as on
+    # the machine these figures come from) each run would compile every changed module again
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "ocq_batch")], check=True)
     with (
         tempfile.TemporaryDirectory() as tmp,
         PromServer(Path(tmp)).start(copy_tsdb(folder / "data", Path(tmp) / "data")) as server,
