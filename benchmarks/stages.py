@@ -403,7 +403,9 @@ def parsers(a: dict[str, Any]) -> dict[str, Any]:
 
     out["orjson.loads only"] = timed(lambda: [orjson.loads(r.body) for r in resps])
     out["plain (orjson + lists)"] = timed(lambda: [parse_response_plain(r, "user", "cluster") for r in resps])
-    out["fast (regex + Arrow CSV)"] = timed(lambda: [parse_response(r, "user", "cluster") for r in resps])
+    out["fast (byte matrix, else regex + Arrow CSV)"] = timed(
+        lambda: [parse_response(r, "user", "cluster") for r in resps]
+    )
     with tempfile.TemporaryDirectory() as tmp:
         files = []
         for i, r in enumerate(resps):
