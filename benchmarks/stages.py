@@ -28,12 +28,13 @@ import pandas as pd
 from ocq_batch import changelog
 from ocq_batch.archive import write_files
 from ocq_batch.config import DEFAULT, Config
-from ocq_batch.http import HttpOptions, chunk_range
+from ocq_batch.http import HttpOptions
 from ocq_batch.http_source import HttpSource
 from ocq_batch.openmetrics import write_recorded_openmetrics
 from ocq_batch.parse import parse_response, parse_response_plain
 from ocq_batch.paths import sql_text
 from ocq_batch.pipeline import Window, signal_steps, write_exclusions, write_params
+from ocq_batch.promapi import chunk_range
 from ocq_batch.queries import plan_queries
 from ocq_batch.simulate import SimParams, build_event, write_replay
 from ocq_batch.sources import ReplaySource

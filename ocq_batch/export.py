@@ -214,8 +214,8 @@ def fetch(
     Chunks already in ``folder`` are not fetched again, so re-running after an
     interruption fetches only what is missing.
     """
-    from ocq_batch.http import chunk_range
     from ocq_batch.http_source import HttpSource
+    from ocq_batch.promapi import chunk_range
 
     progress = progress or _Quiet()
     check_window(config, window)

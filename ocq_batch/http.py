@@ -1,11 +1,12 @@
 """A Prometheus / Thanos HTTP source: ``/api/v1/query_range`` (and instant ``/api/v1/query``).
 
 One shared :class:`httpx.Client` (connection pool) serves every request. Long
-ranges are split by :func:`chunk_range` under the 11,000 points per series
+ranges are split by :func:`~ocq_batch.promapi.chunk_range` under the 11,000 points per series
 limit; each chunk is one POST (long PromQL does not fit in a URL). Transient
 failures (connection errors, timeouts, a body cut mid-way, 429, 5xx) are
 retried with exponential backoff and full jitter; a rejected query (400/422)
-or refused credentials (401/403) fail at once with a message saying what to do.
+or refused credentials (401/403) fail at once with a message saying what to do
+(what a body means is :mod:`ocq_batch.promapi`).
 
 The bearer token is read from an environment variable or a file and never
 appears in a message, a log line or a repr.
@@ -13,10 +14,8 @@ appears in a message, a log line or a repr.
 
 from __future__ import annotations
 
-import email.utils
 import ipaddress
 import logging
-import math
 import os
 import random
 import re
@@ -25,20 +24,18 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import httpx
-import orjson
 
 from ocq_batch import __version__
-from ocq_batch.errors import ConfigError, SourceError, WindowError
-from ocq_batch.ingest import Scanned, scan_matrix
+from ocq_batch.errors import ConfigError, SourceError
+from ocq_batch.ingest import Scanned
+from ocq_batch.promapi import Transient, check_body, error_text, retry_after
 
-__all__ = ["HttpOptions", "PromClient", "chunk_range", "redact_url"]
+__all__ = ["HttpOptions", "PromClient", "redact_url"]
 
 log = logging.getLogger(__name__)
 _insecure_warned = False
@@ -82,43 +79,6 @@ def redact_url(url: str) -> str:
     return _SECRET_PARAM.sub(r"\1***", _USERINFO.sub(r"\1***@", url))
 
 
-def chunk_range(start: float, end: float, step: float, max_points: int = 11000) -> list[tuple[float, float]]:
-    """Split the ``query_range`` window ``[start, end]`` (unix s, both included) into requests.
-
-    The single request would return the points ``start + k*step`` for
-    ``k = 0 .. floor((end - start) / step)``. Each chunk ``(a, b)`` returns at
-    most ``max_points`` of them per series (``(b - a) / step <= max_points - 1``,
-    safely under Prometheus' ``(end - start) / step > 11000`` rejection). Chunk
-    starts sit on that grid, the next chunk starts one step after the previous
-    one ends, and the last chunk ends at ``end`` itself, so the union of the
-    chunks' points is exactly the single request's points, without duplicates.
-    """
-    if not step > 0 or not math.isfinite(step):
-        raise ConfigError(
-            f"the query step {step!r} s must be a positive number of seconds; fix [source] step"
-        )
-    if max_points < 1:
-        raise ConfigError(f"max_points {max_points!r} must be at least 1")
-    if end < start:
-        raise WindowError(f"the window ends ({end:g}) before it starts ({start:g}); swap --from and --to")
-    n_points = math.floor((end - start) / step + 1e-9) + 1
-    chunks: list[tuple[float, float]] = []
-    for first in range(0, n_points, max_points):
-        last = first + max_points - 1
-        chunk_end = end if last >= n_points - 1 else start + last * step
-        chunks.append((start + first * step, chunk_end))
-    return chunks
-
-
-class Transient(Exception):
-    """A failure worth retrying; ``problem`` says what happened."""
-
-    def __init__(self, problem: str, retry_after: float | None = None) -> None:
-        super().__init__(problem)
-        self.problem = problem
-        self.retry_after = retry_after
-
-
 def _num(x: float) -> str:
     """A number as Prometheus reads it: ``1700000000`` on whole seconds, else the float."""
     return str(int(x)) if float(x).is_integer() else repr(float(x))
@@ -148,85 +108,6 @@ def _read_token(options: HttpOptions) -> str | None:
             raise ConfigError(f"the token file {options.token_file} is empty; write 'oc whoami -t' into it")
         return token
     return None
-
-
-def _retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """The ``Retry-After`` header in seconds (delta-seconds or an HTTP date), or None."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value.strip()))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value.strip())
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
-
-
-def _error_text(body: bytes) -> tuple[str, str] | None:
-    """``(errorType, error)`` of a Prometheus error body, or None when it is not one."""
-    try:
-        doc = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
-    if isinstance(doc, dict) and doc.get("status") == "error":
-        return str(doc.get("errorType", "unknown")), str(doc.get("error", ""))
-    return None
-
-
-def check_body(
-    body: bytes, query: str, result_types: frozenset[str], allow_partial: bool
-) -> tuple[list[str], Scanned | None]:
-    """Validate a successful API body; return its ``warnings``, and the scanned matrix.
-
-    Raises :class:`Transient` for a body that is not JSON (a truncated answer)
-    and SourceError for an error status, an unexpected result type, or
-    warnings when partial answers are not allowed.
-    """
-    # a well-formed matrix is validated by the streaming scanner, without a Python object per
-    # sample, and the loader reuses the scan; anything the scanner does not fully accept goes
-    # through the complete parse below
-    scanned = scan_matrix(body) if "matrix" in result_types else None
-    if scanned is not None:
-        return _allowed(scanned.warnings, query, allow_partial), scanned
-    try:
-        doc: Any = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise Transient(
-            f"HTTP 200 with a body that is not valid JSON ({len(body)} bytes, truncated?: {exc})"
-        ) from None
-    if not isinstance(doc, dict):
-        raise SourceError(f"the answer to query {query!r} is not a Prometheus API response")
-    if doc.get("status") != "success":
-        kind, text = str(doc.get("errorType", "unknown")), str(doc.get("error", ""))
-        if kind in ("bad_data", "execution"):
-            raise SourceError(
-                f"the server rejected query {query!r}: {kind}: {text}; fix the query in [queries]"
-            )
-        raise Transient(f"status {doc.get('status')!r}: {kind}: {text}")
-    data = doc.get("data")
-    result_type = data.get("resultType") if isinstance(data, dict) else None
-    if result_type not in result_types:
-        expected = " or ".join(sorted(result_types))
-        raise SourceError(
-            f"the answer to query {query!r} has resultType {result_type!r}, expected {expected}; "
-            "is the base URL a Prometheus or Thanos querier?"
-        )
-    return _allowed([str(w) for w in doc.get("warnings") or []], query, allow_partial), None
-
-
-def _allowed(warnings: list[str], query: str, allow_partial: bool) -> list[str]:
-    """The warnings of an answer, or SourceError when partial answers are not allowed."""
-    if warnings and not allow_partial:
-        raise SourceError(
-            f"the answer to query {query!r} is partial: {warnings[0]}; make every store reachable "
-            "or, knowing data may be missing, allow partial answers"
-        )
-    return warnings
 
 
 COMPRESSIONS = ("auto", "gzip", "none")
@@ -443,7 +324,7 @@ class PromClient:
         status, body = resp.status_code, resp.content
         if status == 200:
             return body
-        err = _error_text(body)
+        err = error_text(body)
         detail = f"{err[0]}: {err[1]}" if err else f"HTTP {status} {resp.reason_phrase}".strip()
         if status in (401, 403) or 300 <= status < 400:
             seen = f"HTTP {status}" + (
@@ -461,7 +342,7 @@ class PromClient:
                 f"{self.label} has no {path} (HTTP 404); give the querier's base URL, without /api/v1"
             )
         if status == 429 or status >= 500:
-            wait = _retry_after(resp.headers.get("Retry-After"))
+            wait = retry_after(resp.headers.get("Retry-After"))
             raise Transient(f"HTTP {status} ({detail})" if err else detail, wait)
         raise SourceError(f"{self.label} answered query {query!r} with {detail}")
 

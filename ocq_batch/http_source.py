@@ -1,6 +1,6 @@
 """A :class:`~ocq_batch.sources.Source` answering from a Prometheus or Thanos server.
 
-The chunks of every query (:func:`~ocq_batch.http.chunk_range`) are fetched by a small
+The chunks of every query (:func:`~ocq_batch.promapi.chunk_range`) are fetched by a small
 thread pool through one :class:`~ocq_batch.http.PromClient`, and yielded in plan order,
 at most ``concurrency`` requests in flight and twice as many bodies held. With a
 recorder, each body is also written to a replay folder (gzipped in the worker thread),
@@ -22,8 +22,9 @@ from types import TracebackType
 import httpx
 
 from ocq_batch.errors import ReplayError
-from ocq_batch.http import HttpOptions, PromClient, Transient, check_body, chunk_range
+from ocq_batch.http import HttpOptions, PromClient
 from ocq_batch.ingest import Scanned
+from ocq_batch.promapi import Transient, check_body, chunk_range
 from ocq_batch.queries import QuerySpec
 from ocq_batch.replay import Entry, ReplayReader, ReplayWriter, pack
 from ocq_batch.sources import Response

@@ -22,7 +22,7 @@ import numpy as np
 import orjson
 
 from ocq_batch.config import DEFAULT, Config
-from ocq_batch.http import chunk_range
+from ocq_batch.promapi import chunk_range
 from ocq_batch.promjson import format_ts, format_value
 from ocq_batch.queries import QuerySpec, plan_queries
 from ocq_batch.replay import ReplayWriter
@@ -415,7 +415,7 @@ def iter_body(observer: Observer, spec: QuerySpec, lo: int, hi: int, entries: _E
 def write_replay(event: Event, folder: Path, max_points: int = 11000) -> int:
     """Record the simulated hub's answer to every configured query; returns the file count.
 
-    Each query's range is split like a server's (:func:`~ocq_batch.http.chunk_range`, at most
+    Each query's range is split like a server's (:func:`~ocq_batch.promapi.chunk_range`, at most
     ``max_points`` points per series and request) and each body is streamed to its file one
     series at a time, so memory does not grow with the number of participants.
     """

@@ -63,3 +63,16 @@ def test_help_starts_without_the_heavy_modules() -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+def test_replay_export_and_simulator_do_not_import_httpx() -> None:
+    """Only a URL source needs an HTTP client: the request planning the simulator shares with
+    the HTTP source lives in ocq_batch.promapi, which does not import one."""
+    code = (
+        "import sys\n"
+        "import ocq_batch.simulate, ocq_batch.export, ocq_batch.promapi\n"
+        "print('httpx' in sys.modules)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "False"

@@ -22,8 +22,9 @@ import orjson
 import pytest
 
 from ocq_batch.errors import ConfigError, ReplayError, SourceError, WindowError
-from ocq_batch.http import HttpOptions, PromClient, chunk_range, redact_url
+from ocq_batch.http import HttpOptions, PromClient, redact_url
 from ocq_batch.http_source import HttpSource
+from ocq_batch.promapi import chunk_range
 from ocq_batch.promjson import matrix_body
 from ocq_batch.queries import QuerySpec
 from ocq_batch.replay import ReplayReader, ReplayWriter

@@ -20,9 +20,10 @@ from proxy import StallingProxy
 
 from ocq_batch.config import DEFAULT
 from ocq_batch.export import export
-from ocq_batch.http import HttpOptions, chunk_range
+from ocq_batch.http import HttpOptions
 from ocq_batch.http_source import HttpSource
 from ocq_batch.pipeline import Window
+from ocq_batch.promapi import chunk_range
 from ocq_batch.queries import plan_queries
 from ocq_batch.timeutil import from_epoch
 

@@ -14,8 +14,8 @@ import pytest
 from conftest import run_cli
 
 from ocq_batch.config import DEFAULT
-from ocq_batch.http import chunk_range
 from ocq_batch.openmetrics import write_recorded_openmetrics
+from ocq_batch.promapi import chunk_range
 from ocq_batch.promjson import matrix_body
 from ocq_batch.queries import plan_queries
 from ocq_batch.simulate import Observer, SimParams, build_event, write_replay
