@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import logging
-import shutil
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -28,14 +25,16 @@ from ocq_batch.cli_options import (
     StoreOpt,
     ToOpt,
     TopOpt,
+    guard,
     http_options,
     with_http_options,
 )
+from ocq_batch.cli_simulate import simulate
 from ocq_batch.config import MODELS, Config, describe, load_config
-from ocq_batch.errors import ConfigError, OcqError
+from ocq_batch.errors import ConfigError
 from ocq_batch.paths import demo_dir
 from ocq_batch.render import err, out, progress_bar, ranking_table
-from ocq_batch.timeutil import iso, local, parse_duration, parse_instant, zone
+from ocq_batch.timeutil import iso, local, parse_instant, zone
 
 # The heavy modules (pandas and DuckDB behind the pipeline, Arrow behind the sources, httpx
 # behind the HTTP source) are imported by the command that needs them, so that --help and
@@ -81,29 +80,9 @@ def main(
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
 
 
-INTERRUPTED = "interrupted: nothing was published; run the same command again to resume"
-
-
 def run() -> None:
     """Console entry point."""
     app()
-
-
-@contextmanager
-def _guard() -> Iterator[None]:
-    """Map library errors to one line and exit 1; Ctrl-C to one line and exit 130."""
-    try:
-        yield
-    except OcqError as exc:
-        raise _fail(exc) from None
-    except KeyboardInterrupt:
-        err.print(INTERRUPTED)
-        raise typer.Exit(130) from None
-
-
-def _fail(exc: OcqError) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False)
-    return typer.Exit(1)
 
 
 def _resolve(
@@ -161,7 +140,7 @@ def export(
 
     Example: ocq-batch export --from 2024-10-04T13:15:00Z --to 2024-10-04T15:45:00Z --out results/ocq2024
     """
-    with _guard():
+    with guard():
         config, window = _resolve(config_path, env, model, top, start, end)
         opts = http_options(source, http_args)
         result = _run_export(config, window, source, opts, out_dir, store, quiet)
@@ -274,7 +253,7 @@ def fetch(
     """
     from ocq_batch.export import fetch as run_fetch
 
-    with _guard():
+    with guard():
         config, window = _resolve(config_path, None, None, None, start, end)
         opts = http_options(source, http_args)
         if opts is None:
@@ -289,94 +268,7 @@ def fetch(
         err.print(f"warning: {escape(warning)}", markup=False)
 
 
-@app.command()
-def simulate(
-    out_dir: Annotated[
-        Path,
-        typer.Option("--out", help="Replay folder to write. Example: --out data/demo", file_okay=False),
-    ],
-    seed: Annotated[int, typer.Option(help="Random seed; same seed, same event. Example: --seed 7")] = 2024,
-    participants: Annotated[int, typer.Option(help="Participants. Example: --participants 74")] = 74,
-    clusters: Annotated[int, typer.Option(help="Participant clusters (tables). Example: --clusters 6")] = 6,
-    hours: Annotated[float, typer.Option(help="Hours of data from 13:00Z. Example: --hours 3")] = 3.0,
-    step: Annotated[
-        str, typer.Option(help="Sample step of the recorded series. Example: --step 30s")
-    ] = "30s",
-    collect_interval: Annotated[
-        str,
-        typer.Option(
-            help="How often component values reached the hub (0s: instantly). Example: --collect-interval 5m"
-        ),
-    ] = "5m",
-    awkward: Annotated[
-        bool, typer.Option(help="Plant flaps, gaps, a near-tie and the other awkward cases.")
-    ] = True,
-    config_path: ConfigOpt = None,
-    force: Annotated[bool, typer.Option("--force", help="Replace an existing replay folder.")] = False,
-    formats: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--format",
-            help="What to write, repeatable: 'replay' (a replay folder), 'openmetrics' (recorded.om: the "
-            "series every query returns, for promtool; a Prometheus over it answers without rules), "
-            "'kube-openmetrics' (raw.om: the kube-state-metrics series the live rules read). "
-            "Example: --format replay --format openmetrics",
-        ),
-    ] = None,
-) -> None:
-    """Write a deterministic synthetic event as a replay folder (the bundled demo is made this way).
-
-    Bodies and files are streamed, so large events (--participants 10000) fit in little memory.
-
-    Example: ocq-batch simulate --out /tmp/ocq-sim --participants 74 --seed 2024
-    """
-    from ocq_batch.openmetrics import write_openmetrics, write_recorded_openmetrics
-    from ocq_batch.replay import HEADER
-    from ocq_batch.simulate import SimParams, build_event, write_replay
-
-    kinds = formats or ["replay"]
-    writers = {"replay": "", "openmetrics": "recorded.om", "kube-openmetrics": "raw.om"}
-
-    with _guard():
-        config = load_config(config_path)
-        try:
-            step_s, collect_s = parse_duration(step), parse_duration(collect_interval)
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from None
-        if participants < 1 or clusters < 1 or hours <= 0 or step_s < 1:
-            raise ConfigError("--participants, --clusters, --hours and --step must be positive")
-        unknown = sorted(set(kinds) - set(writers))
-        if unknown:
-            raise ConfigError(f"--format {unknown[0]!r} is unknown; use {', '.join(writers)}")
-        if out_dir.exists() and any(out_dir.iterdir()):
-            if not force:
-                raise ConfigError(f"--out {out_dir} is not empty; pass --force to replace it")
-            ours = {HEADER, "index.jsonl", "responses", *(name for name in writers.values() if name)}
-            if any(p.name not in ours for p in out_dir.iterdir()):
-                raise ConfigError(f"--out {out_dir} is not a folder simulate wrote; refusing to replace it")
-            shutil.rmtree(out_dir)
-        params = SimParams(
-            seed=seed,
-            participants=participants,
-            clusters=clusters,
-            hours=hours,
-            step_s=step_s,
-            collect_s=collect_s,
-            awkward=awkward,
-            start=config.start.timestamp() - 15 * 60,
-        )
-        event = build_event(params, config)
-        done = []
-        for kind in dict.fromkeys(kinds):
-            if kind == "replay":
-                done.append(f"{write_replay(event, out_dir)} responses")
-            else:
-                path = out_dir / writers[kind]
-                write = write_recorded_openmetrics if kind == "openmetrics" else write_openmetrics
-                done.append(f"{write(event, path)} samples in {path.name}")
-    out.print(f"wrote {' and '.join(done)} for {len(event.truths)} users to {out_dir}")
-    for case, users in sorted(event.cases.items()):
-        out.print(f"  {case:<18} {', '.join(users)}")
+app.command()(simulate)  # declared in cli_simulate.py; registered here to keep --help's order
 
 
 @app.command("config")
@@ -387,7 +279,7 @@ def show_config(config_path: ConfigOpt = None) -> None:
     """
     import json
 
-    with _guard():
+    with guard():
         config = load_config(config_path)
     out.print(describe(config))
     out.print(f"window default: {iso(config.start)} to {iso(config.end)}; models: {', '.join(MODELS)}")
@@ -427,7 +319,7 @@ def audit(
     from ocq_batch.audit import summary_counts, verdict_exit_code
 
     http = http_options(source, http_args)
-    with _guard():
+    with guard():
         con, _config, _window, result, where = _audited(
             archive, config_path, start, end, source, env, model, top, out_dir, store, quiet, http
         )
@@ -486,7 +378,7 @@ def verify(
     from ocq_batch.verify import card_lines, evidence_cards
 
     http = http_options(source, http_args)
-    with _guard():
+    with guard():
         con, config, _window, result, where = _audited(
             archive, config_path, start, end, source, env, model, top, out_dir, store, quiet, http
         )

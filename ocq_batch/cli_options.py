@@ -1,17 +1,21 @@
-"""Option declarations shared by the commands, and how they become library objects."""
+"""Option declarations shared by the commands, how they become library objects, and the guard
+that turns a library error into one line and exit code 1."""
 
 from __future__ import annotations
 
 import functools
 import inspect
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 
+from ocq_batch.errors import OcqError
 from ocq_batch.render import err
 
 if TYPE_CHECKING:
@@ -282,3 +286,19 @@ def http_options(url: str | None, args: HttpArgs) -> HttpOptions | None:
 
 def is_url(text: str | None) -> bool:
     return bool(text) and str(text).startswith(("http://", "https://"))
+
+
+INTERRUPTED = "interrupted: nothing was published; run the same command again to resume"
+
+
+@contextmanager
+def guard() -> Iterator[None]:
+    """Map library errors to one line and exit 1; Ctrl-C to one line and exit 130."""
+    try:
+        yield
+    except OcqError as exc:
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False)
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        err.print(INTERRUPTED)
+        raise typer.Exit(130) from None
