@@ -82,6 +82,10 @@ def main(
 
 def run() -> None:
     """Console entry point."""
+    # httpcore imports trio, when it is installed, to serve async clients: 0.1 s of every
+    # HTTP command. The command line only makes synchronous requests, so in its own process
+    # the import is refused (httpcore expects trio to be missing and carries on).
+    sys.modules.setdefault("trio", None)  # type: ignore[arg-type]
     app()
 
 

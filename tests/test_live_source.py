@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import gzip
+import importlib.util
 import os
 import signal
 import subprocess
+import sys
 import time
 from dataclasses import replace
 from itertools import pairwise
@@ -144,6 +146,24 @@ def test_gzip_and_plain_answers_of_a_real_server_are_the_same_bytes(prometheus) 
         assert seen == (["gzip"] if compression == "gzip" else [None]), compression
     assert bodies["gzip"] == bodies["none"] == bodies["auto"]
     assert len(bodies["none"]) > 10_000
+
+
+def test_the_command_line_fetches_without_importing_trio(prometheus, tmp_path: Path) -> None:
+    """httpcore imports trio when it is installed (0.1 s); the command line refuses it."""
+    if importlib.util.find_spec("trio") is None:
+        pytest.skip("trio is not installed here: httpcore cannot import it anyway")
+    code = (
+        "import atexit, sys\n"
+        "loaded = lambda: sys.modules.get('trio') is not None\n"
+        "atexit.register(lambda: print('trio loaded:', loaded(), file=sys.stderr))\n"
+        "from ocq_batch.cli import run\n"
+        f"sys.argv = ['ocq-batch', 'fetch', *{server_args(prometheus.url, tmp_path / 'rec')!r}]\n"
+        "run()\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "trio loaded: False" in proc.stderr
+    assert (tmp_path / "rec" / "index.jsonl").exists()
 
 
 def test_more_than_11000_points_is_split_for_a_real_server(prometheus) -> None:
