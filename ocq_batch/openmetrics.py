@@ -9,7 +9,7 @@ LF and the last line is ``# EOF``.
 Grain: one series per (participant, cluster, namespace or object), one sample per
 simulator grid point outside the participant's gaps. Values are what the hub saw
 (:meth:`Observer.component`, which applies the collection interval), so the live
-rules of :mod:`ocq_batch.bench` recompute the recorded series from them.
+rules of :mod:`ocq_batch.live_rules` recompute the recorded series from them.
 """
 
 from __future__ import annotations

@@ -17,8 +17,9 @@ from typing import Any
 import httpx
 import pytest
 
-from ocq_batch.bench import PromServer, build_tsdb, copy_tsdb, rules_yaml
+from ocq_batch.bench import PromServer, build_tsdb, copy_tsdb
 from ocq_batch.config import DEFAULT
+from ocq_batch.live_rules import rules_yaml
 from ocq_batch.simulate import Event, SimParams, build_event
 
 REPO = Path(__file__).resolve().parent.parent

@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 from promfixtures import RULES, demo_params, query, query_range, require_prometheus
 
-from ocq_batch.bench import BenchError, PromServer, live_rules, rules_yaml, split_groups
+from ocq_batch.bench import BenchError, PromServer, split_groups
 from ocq_batch.config import DEFAULT, Exercise
+from ocq_batch.live_rules import live_rules, rules_yaml
 from ocq_batch.openmetrics import write_openmetrics
 from ocq_batch.simulate import Event, Observer, SimParams, build_event
 
