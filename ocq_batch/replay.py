@@ -138,6 +138,7 @@ class ReplayWriter:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, self.folder / entry.file)
+        _fsync_dir(tmp.parent)
         return self._index(entry)
 
     def _entry(
@@ -163,12 +164,16 @@ class ReplayWriter:
         return True
 
     def _index(self, entry: Entry) -> Entry:
-        """Append ``entry`` to the index (its file is already in place) and remember it."""
+        """Append ``entry`` to the index (its file is already in place, durably) and remember it."""
         line = json.dumps(entry.__dict__, sort_keys=True) + "\n"
-        with open(self.folder / INDEX, "a", encoding="utf-8") as fh:
+        index = self.folder / INDEX
+        created = not index.exists()
+        with open(index, "a", encoding="utf-8") as fh:
             fh.write(line)
             fh.flush()
             os.fsync(fh.fileno())
+        if created:
+            _fsync_dir(self.folder)
         self._known[(entry.query, entry.start, entry.end, entry.step)] = entry
         return entry
 
@@ -306,9 +311,23 @@ def pack(body: bytes) -> bytes:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
+    """Write ``path`` whole or not at all, and durably: its bytes, then its name."""
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     with open(tmp, "wb") as fh:
         fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make the names created or renamed in ``folder`` durable: a rename lives in the directory,
+    so without this a power cut could keep an index line whose file is lost."""
+    if os.name != "posix":  # Windows cannot open a directory; NTFS journals renames
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -109,3 +109,32 @@ def test_recover_rolls_back_an_incomplete_staging(tmp_path: Path) -> None:
     recover(out)
     assert (out / "store.duckdb").read_text() == "store"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_a_response_name_is_durable_before_its_index_line(tmp_path: Path, monkeypatch) -> None:
+    """Each response file is renamed into place, its directory fsynced, and only then indexed."""
+    import os
+
+    events: list[tuple[str, str]] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+        real_fsync(fd)
+
+    def replace(src: str | Path, dst: str | Path) -> None:
+        real_replace(src, dst)
+        events.append(("replace", str(dst)))
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    writer = ReplayWriter(tmp_path / "rec", source="test")
+    first = writer.add("up", 0.0, 60.0, 30.0, b'{"status":"success"}')
+    second = writer.add_stream("up", 60.0, 120.0, 30.0, [b'{"status":', b'"success"}'])
+    responses, index = str(tmp_path / "rec" / "responses"), str(tmp_path / "rec" / INDEX)
+    for entry in (first, second):
+        placed = events.index(("replace", str(tmp_path / "rec" / entry.file)))
+        later = events[placed + 1 :]
+        assert ("fsync", responses) in later, entry
+        assert later.index(("fsync", responses)) < later.index(("fsync", index)), entry
+    assert ("fsync", str(tmp_path / "rec")) in events  # the header and the new index are named durably
