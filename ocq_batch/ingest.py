@@ -228,12 +228,8 @@ def _number(buf: np.ndarray, offset: int, digits: int, width: int, n: int) -> np
             acc += _eight_digits(w, t).view(np.int64)
             at += 8
         for j in range(at, offset + first * width + digits):
-            column = buf[j : j + k * width : width]
-            if j == offset + first * width:  # the first digit: nothing to shift yet
-                acc[:] = column
-            else:
-                acc *= 10
-                acc += column
+            acc *= 10
+            acc += buf[j : j + k * width : width]
             acc -= ord("0")
     return out
 
