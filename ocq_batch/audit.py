@@ -259,7 +259,7 @@ def verdict_exit_code(result: AuditResult) -> int:
     return 0 if result.clean else 3
 
 
-def summary_counts(findings: Rows | pd.DataFrame) -> dict[str, int]:
+def summary_counts(findings: Rows) -> dict[str, int]:
     """How many findings of each severity."""
-    severities = findings.column("severity") if isinstance(findings, Rows) else list(findings.severity)
+    severities = findings.column("severity")
     return {s: severities.count(s) for s in SEVERITIES}

@@ -337,7 +337,7 @@ def audit(
             f"{escape(f.message)}",
             markup=True,
         )
-    counts = summary_counts(findings)
+    counts = summary_counts(result.tables["findings"])
     by_check = findings.groupby(["severity", "check"]).size()
     out.print(
         f"\n{counts['error']} error(s), {counts['warning']} warning(s), {counts['info']} note(s) in {where}: "

@@ -154,7 +154,7 @@ def export(
                 "clean": audit.clean,
                 "cutoff_decidable": audit.cutoff.decidable,
                 "summary": audit.cutoff.sentence(),
-                "findings": summary_counts(audit.findings),
+                "findings": summary_counts(audit.tables["findings"]),
             }
             files.update(write_reports(staging, config, window, ranking, timeline, audit, source.label))
             data = manifest(config, window, source.label, files, extra)

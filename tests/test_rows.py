@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import duckdb
 import pytest
 
@@ -39,3 +41,17 @@ def test_query_after_an_unfinished_result() -> None:
     con.execute("create table t as select range as x from range(5)")
     con.execute("select * from t")  # not fetched
     assert Rows.query(con, "select count(*) as n from t where x > ?", [1]).rows == [{"n": 3}]
+
+
+def test_the_export_builds_no_dataframe(tmp_path: Path) -> None:
+    """The export, its reports and its manifest read plain rows; DataFrames are for later readers."""
+    from ocq_batch.config import DEFAULT
+    from ocq_batch.export import export
+    from ocq_batch.paths import demo_dir
+    from ocq_batch.pipeline import Window
+    from ocq_batch.sources import ReplaySource
+
+    result = export(DEFAULT, Window(DEFAULT.start, DEFAULT.end), ReplaySource(demo_dir()), tmp_path / "out")
+    tables = [result.ranking, *result.audit.tables.values()]
+    assert all("frame" not in vars(t) for t in tables)  # functools.cached_property keeps it there
+    assert len(result.audit.findings) == len(result.audit.tables["findings"])  # built on demand
