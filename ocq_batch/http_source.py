@@ -10,6 +10,7 @@ interrupted run resumes where it stopped.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections import deque
@@ -45,12 +46,14 @@ def _settled(entry: Entry, settle_s: float) -> bool:
 
 @dataclass(frozen=True)
 class _Fetched:
-    """One chunk's answer as a worker thread leaves it: checked, scanned, and packed for the
-    replay folder when recording (gzip releases the GIL: it overlaps the main thread's loading)."""
+    """One chunk's answer as a worker thread leaves it: checked, scanned, hashed, and packed for
+    the replay folder when recording (gzip and sha256 release the GIL: they overlap the main
+    thread's loading). The recorder and the loader both use this one digest."""
 
     body: bytes
     warnings: list[str]
     scanned: Scanned | None
+    sha256: str
     packed: bytes | None
 
 
@@ -139,13 +142,14 @@ class HttpSource:
                 slot = queue[0]
                 if slot.future is None:
                     assert reader is not None
-                    body = self._read_recorded(
-                        reader, recorded[(slot.spec.query, slot.start, slot.end, step)]
-                    )
+                    entry = recorded[(slot.spec.query, slot.start, slot.end, step)]
+                    body = self._read_recorded(reader, entry)  # checked against entry.sha256
+                    sha = entry.sha256
                     warnings, scanned = self._check_replayed(body, slot.spec.query)
                 else:
                     fetched = slot.future.result()
                     body, warnings, scanned = fetched.body, fetched.warnings, fetched.scanned
+                    sha = fetched.sha256
                     self._record(slot, step, fetched)
                 # a chunk recorded by an interrupted run came from this same server:
                 # same origin, so a resumed run leaves the store exactly as an uninterrupted one
@@ -154,7 +158,7 @@ class HttpSource:
                 self.warnings.extend(warnings)
                 if self.progress is not None:
                     self.progress(1)
-                yield Response(slot.spec, slot.start, slot.end, step, body, origin, scanned)
+                yield Response(slot.spec, slot.start, slot.end, step, body, origin, scanned, sha)
         finally:
             cancel.set()
             pool.shutdown(wait=True, cancel_futures=True)
@@ -165,7 +169,8 @@ class HttpSource:
 
     def _fetch(self, query: str, start: float, end: float, step: float, cancel: threading.Event) -> _Fetched:
         body, warnings, scanned = self.client.fetch_range(query, start, end, step, cancel)
-        return _Fetched(body, warnings, scanned, pack(body) if self.recorder is not None else None)
+        sha = hashlib.sha256(body).hexdigest()
+        return _Fetched(body, warnings, scanned, sha, pack(body) if self.recorder is not None else None)
 
     def _record(self, slot: _Slot, step: float, fetched: _Fetched) -> None:
         if self.recorder is not None and not slot.recorded:
@@ -178,6 +183,7 @@ class HttpSource:
                 key=slot.spec.key,
                 replace=True,
                 packed=fetched.packed,
+                sha256=fetched.sha256,
             )
             slot.recorded = True
 

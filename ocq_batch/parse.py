@@ -108,7 +108,7 @@ def parse_response(resp: Response, user_label: str, cluster_label: str) -> Parse
             _series_row(ser, resp, item["metric"], user_label, cluster_label)
     except (KeyError, TypeError, ValueError, AttributeError):
         return parse_response_plain(resp, user_label, cluster_label)
-    sha = hashlib.sha256(resp.body).hexdigest()
+    sha = resp.body_sha256()
     return Parsed(
         _fetch_id(resp, sha), sha, ser, scanned.counts, scanned.ts_us, scanned.values, scanned.warnings
     )
@@ -137,7 +137,7 @@ def parse_response_plain(resp: Response, user_label: str, cluster_label: str) ->
         got = data.get("resultType") if isinstance(data, dict) else type(data).__name__
         raise SourceError(f"{where}: expected a matrix result from query_range, got {got!r}")
     warnings = [str(w) for w in doc.get("warnings") or []]
-    body_sha = hashlib.sha256(resp.body).hexdigest()
+    body_sha = resp.body_sha256()
     ser: dict[str, list[Any]] = {name: [] for name in SERIES_SCHEMA.names}
     counts: list[int] = []
     all_ts: list[int] = []

@@ -88,15 +88,16 @@ class ReplayWriter:
         recorded_at: str | None = None,
         replace: bool = False,
         packed: bytes | None = None,
+        sha256: str | None = None,
     ) -> Entry:
         """Record one response body; idempotent for the same request.
 
         With ``replace``, a newer answer to a request already recorded is added and
         wins over the older one (the older file stays, its index line is shadowed).
-        ``packed`` is ``pack(body)`` when the caller compressed it already (e.g. in a
-        worker thread, while the main thread loads).
+        ``packed`` is ``pack(body)`` and ``sha256`` the body's digest when the caller
+        computed them already (e.g. in a worker thread, while the main thread loads).
         """
-        sha = hashlib.sha256(body).hexdigest()
+        sha = sha256 or hashlib.sha256(body).hexdigest()
         entry = self._entry(query, start, end, step, sha, key, recorded_at)
         old = self.entry(query, start, end, step)
         if old is not None and (not replace or old.sha256 == sha):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,8 @@ class Response:
     """One ``query_range`` response body for ``spec`` over ``[start, end]`` (unix s) at ``step``.
 
     ``scanned`` is the body already read by :func:`ocq_batch.ingest.scan_matrix` when the
-    source checked it that way, so the loader does not read it twice.
+    source checked it that way, and ``sha256`` the body's digest when the source computed or
+    verified it: the loader does not read the body again for either.
     """
 
     spec: QuerySpec
@@ -27,6 +29,11 @@ class Response:
     body: bytes
     origin: str
     scanned: Scanned | None = field(default=None, compare=False, repr=False)
+    sha256: str | None = field(default=None, compare=False, repr=False)
+
+    def body_sha256(self) -> str:
+        """The body's sha256 (hex): the source's, or computed here."""
+        return self.sha256 or hashlib.sha256(self.body).hexdigest()
 
 
 class Source(Protocol):
@@ -65,4 +72,7 @@ class ReplaySource:
     ) -> Iterator[Response]:
         for spec in self._present(specs):
             for entry, body in self.reader.iter_bodies(spec.query, start, end, step):
-                yield Response(spec, entry.start, entry.end, entry.step, body, self.label)
+                # read() checked the body against entry.sha256
+                yield Response(
+                    spec, entry.start, entry.end, entry.step, body, self.label, sha256=entry.sha256
+                )

@@ -166,6 +166,27 @@ def test_the_command_line_fetches_without_importing_trio(prometheus, tmp_path: P
     assert (tmp_path / "rec" / "index.jsonl").exists()
 
 
+def test_each_body_is_hashed_once_and_the_digest_travels_with_it(prometheus, tmp_path: Path) -> None:
+    """The digest a source hands on (fetched: from the worker; recorded: the verified one)
+    is the body's, and the recorder indexes the same one."""
+    import hashlib
+
+    from ocq_batch.replay import ReplayWriter
+    from ocq_batch.sources import ReplaySource
+
+    specs = [s for s in plan_queries(DEFAULT) if s.key.startswith("completion/")][:3]
+    start, end = T0 - 900, T0 + 165 * 60
+    for _run in ("fetched", "read back from the recording"):
+        with HttpSource(HttpOptions(prometheus.url, max_points=120)) as src:
+            src.recorder = ReplayWriter(tmp_path / "rec", source=src.label)
+            got = list(src.responses(specs, start, end, 30))
+        assert len(got) > len(specs)
+        assert all(r.sha256 == hashlib.sha256(r.body).hexdigest() for r in got)
+    replayed = list(ReplaySource(tmp_path / "rec").responses(specs, start, end, 30))
+    assert [r.sha256 for r in replayed] == [r.sha256 for r in got]
+    assert all(r.sha256 == hashlib.sha256(r.body).hexdigest() for r in replayed)
+
+
 def test_more_than_11000_points_is_split_for_a_real_server(prometheus) -> None:
     import httpx
     import orjson
