@@ -88,13 +88,14 @@ def scan_matrix(body: bytes) -> Scanned | None:
         if body[a : a + 1] == b"]":
             end = a
         else:
-            # a values array ends with a quoted value, two brackets and the end of its series
-            # object (Prometheus writes "values" last): found several times faster than "]]",
-            # whose "]" ends every sample. Any other body fails the checks below.
-            close = find(b'"]]}', a)
-            if close < 0:
+            # Prometheus writes "values" last, and no sample holds a "}": the array ends just
+            # before the first "}" after it, the end of its series object. A single byte is
+            # found with memchr, several times faster than any longer needle; any other body
+            # fails this check or the ones below.
+            close = find(b"}", a)
+            if close < 0 or body[close - 3 : close] != b'"]]':
                 return None
-            end = close + 2
+            end = close - 1
         parts += (view[pos : a - 1], str(len(arrays)).encode())
         arrays.append((a, end))
         pos = end + 1  # past the values array's closing bracket
@@ -140,7 +141,7 @@ def _warnings(doc: dict[str, Any]) -> list[str]:
 
 
 _FIXED_MAX_DIGITS = 15  # integers of up to 15 digits are exact in float64
-_BLOCK_BYTES = 1 << 20  # the byte-matrix check runs on blocks of about this size
+_BLOCK_BYTES = 1 << 19  # the byte matrix is read in blocks of about this size, which stay in cache
 
 
 def _fixed_width(text: bytes) -> tuple[int, np.ndarray, np.ndarray] | None:
@@ -152,6 +153,10 @@ def _fixed_width(text: bytes) -> tuple[int, np.ndarray, np.ndarray] | None:
     Each array the caller joined ends with ``]``, which only the last column holds, so
     every array is a whole number of entries. Returns the entry width with its comma,
     the timestamps in microseconds and the values; None when the text is anything else.
+
+    One block of whole entries at a time, the bytes are checked against the template
+    (:func:`_matches`) and, while the block is in cache, its numbers are read
+    (:func:`_number`).
     """
     width = text.find(b"]") + 2  # one entry and the comma after it
     ts_digits = text.find(b",") - 1
@@ -164,89 +169,117 @@ def _fixed_width(text: bytes) -> tuple[int, np.ndarray, np.ndarray] | None:
     ):
         return None
     buf = np.frombuffer(text, dtype=np.uint8)
-    if not _matches(buf, ts_digits, value_digits):
-        return None
     n = (len(text) + 1) // width
+    template, limit = _tiles(ts_digits, value_digits)
+    rows = len(template) // width
+    ts = np.empty(n, dtype=np.int64)
+    values = np.empty(n, dtype=np.float64)
+    scratch = _Scratch(rows, len(template))
     first_value = ts_digits + 3
-    if np.any(buf[1::width] == ord("0")):  # a timestamp with a leading zero
-        return None
-    if value_digits > 1 and np.any(buf[first_value::width] == ord("0")):
-        return None
-    ts = _number(buf, 1, ts_digits, width, n)
-    values = _number(buf, first_value, value_digits, width, n).astype(np.float64)
-    return width, ts * 1_000_000, values
+    for first in range(0, n, rows):
+        k = min(rows, n - first)
+        at = first * width
+        if not _matches(buf[at : at + k * width], template, limit, scratch):
+            return None
+        _number(buf, at + 1, ts_digits, width, ts[first : first + k], scratch)
+        _number(buf, at + first_value, value_digits, width, values[first : first + k], scratch)
+    ts *= 1_000_000
+    return width, ts, values
 
 
 @functools.lru_cache(maxsize=8)
 def _tiles(ts_digits: int, value_digits: int) -> tuple[np.ndarray, np.ndarray]:
-    """One block of entries as a template (``0`` where a digit goes) and, per byte, how far
-    above its template byte the text may be: 9 for a digit, 0 for the fixed bytes."""
-    template = b"[" + b"0" * ts_digits + b',"' + b"0" * value_digits + b'"],'
-    limit = bytes([0] + [9] * ts_digits + [0, 0] + [9] * value_digits + [0, 0, 0])
+    """One block of entries as a template and, per byte, how far above its template byte the
+    text may be: a digit is ``0`` + 9, a leading digit ``1`` + 8 (no leading zero; a
+    one-digit value may be ``0``), a fixed byte + 0."""
+    lead_value = b"1" if value_digits > 1 else b"0"
+    template = b"[1" + b"0" * (ts_digits - 1) + b',"' + lead_value + b"0" * (value_digits - 1) + b'"],'
+    value_limit = [8 if value_digits > 1 else 9] + [9] * (value_digits - 1)
+    limit = bytes([0, 8] + [9] * (ts_digits - 1) + [0, 0] + value_limit + [0, 0, 0])
     rows = max(1, _BLOCK_BYTES // len(template))
     return np.frombuffer(template * rows, dtype=np.uint8), np.frombuffer(limit * rows, dtype=np.uint8)
 
 
-def _matches(buf: np.ndarray, ts_digits: int, value_digits: int) -> bool:
-    """Every byte of ``buf`` is the template's byte, or a digit where the template has one.
+class _Scratch:
+    """Work arrays reused from block to block: no allocation inside the loop."""
 
-    Compared block by block with whole rows tiled, so that numpy runs long contiguous
-    loops (a row at a time is five times slower). uint8 arithmetic wraps: a byte below
-    its template byte becomes large and fails the limit too.
+    def __init__(self, rows: int, n_bytes: int) -> None:
+        self.above = np.empty(n_bytes, dtype=np.uint8)
+        self.ok = np.empty(n_bytes, dtype=np.bool_)
+        self.acc = np.empty(rows, dtype=np.int64)
+        self.term = np.empty(rows, dtype=np.int64)
+
+
+def _matches(part: np.ndarray, template: np.ndarray, limit: np.ndarray, scratch: _Scratch) -> bool:
+    """Every byte of ``part`` is its template byte, or at most ``limit`` above it.
+
+    Whole rows are compared at once, so that numpy runs long contiguous loops (a row at
+    a time is five times slower). uint8 arithmetic wraps: a byte below its template byte
+    becomes large and fails the limit too. The last entry has no comma after it: the
+    template's is not compared.
     """
-    template, limit = _tiles(ts_digits, value_digits)
-    block = len(template)
-    above = np.empty(block, dtype=np.uint8)
-    ok = np.empty(block, dtype=np.bool_)
-    for i in range(0, len(buf), block):
-        part = buf[i : i + block]
-        k = len(part)  # the last entry has no comma after it: the template's is not compared
-        np.subtract(part, template[:k], out=above[:k])
-        np.less_equal(above[:k], limit[:k], out=ok[:k])
-        if not ok[:k].all():
-            return False
-    return True
+    k = len(part)
+    above, ok = scratch.above[:k], scratch.ok[:k]
+    np.subtract(part, template[:k], out=above)
+    np.less_equal(above, limit[:k], out=ok)
+    return bool(ok.all())
 
 
-_BLOCK_ROWS = 1 << 15  # numbers are read this many entries at a time: the scratch stays in cache
+def _number(
+    buf: np.ndarray, offset: int, digits: int, width: int, out: np.ndarray, scratch: _Scratch
+) -> None:
+    """Into ``out``, the numbers written with ``digits`` checked digits at ``offset`` of
+    each of ``len(out)`` entries of ``width`` bytes.
+
+    The last eight digits are read at once as one little-endian word (:func:`_eight_digits`).
+    Each digit before them adds its column times its power of ten, or a constant when the
+    whole block shares it, as the leading digits of timestamps do.
+    """
+    k = len(out)
+
+    def column(dtype: str | type, at: int) -> np.ndarray:
+        return np.ndarray((k,), dtype=dtype, buffer=buf, offset=at, strides=(width,))
+
+    if digits == 1:  # a 0/1 value: one column
+        np.subtract(column(np.uint8, offset), ord("0"), out=out, dtype=out.dtype)
+        return
+    acc = out if out.dtype == np.int64 else scratch.acc[:k]
+    lead = digits - 8 if digits >= 8 else digits  # the digits before the last eight
+    if digits >= 8:
+        word = acc.view(np.uint64)
+        word[:] = column("<u8", offset + lead)
+        _eight_digits(word)
+    else:
+        acc[:] = 0
+    constant, term = 0, scratch.term[:k]
+    for j in range(lead):
+        digit = column(np.uint8, offset + j)
+        scale = 10 ** (digits - 1 - j)
+        first = int(digit[0])
+        if (digit == first).all():
+            constant += (first - ord("0")) * scale
+        else:
+            np.multiply(digit, scale, out=term, dtype=np.int64)
+            acc += term
+            constant -= ord("0") * scale
+    if constant:
+        acc += constant
+    if acc is not out:
+        out[:] = acc
 
 
-def _number(buf: np.ndarray, offset: int, digits: int, width: int, n: int) -> np.ndarray:
-    """The int64 numbers written with ``digits`` checked digits at ``offset`` of each of the
-    ``n`` entries of ``width`` bytes: eight digits at a time as one little-endian word
-    (:func:`_eight_digits`), then the rest digit by digit, a block of entries at a time."""
-    out = np.zeros(n, dtype=np.int64)
-    rows = min(n, _BLOCK_ROWS)
-    word, shifted = np.empty(rows, dtype=np.uint64), np.empty(rows, dtype=np.uint64)
-    for first in range(0, n, _BLOCK_ROWS):
-        k = min(_BLOCK_ROWS, n - first)
-        acc, w, t = out[first : first + k], word[:k], shifted[:k]
-        at = offset + first * width
-        for _ in range(digits // 8):
-            w[:] = np.ndarray((k,), dtype="<u8", buffer=buf, offset=at, strides=(width,))
-            acc *= 100_000_000
-            acc += _eight_digits(w, t).view(np.int64)
-            at += 8
-        for j in range(at, offset + first * width + digits):
-            acc *= 10
-            acc += buf[j : j + k * width : width]
-            acc -= ord("0")
-    return out
-
-
-def _eight_digits(x: np.ndarray, scratch: np.ndarray) -> np.ndarray:
+def _eight_digits(x: np.ndarray) -> np.ndarray:
     """Eight ASCII digits read as little-endian uint64 words (the first digit in the low byte)
-    into their values, in place: pairs, then quads, then all eight (the SWAR method)."""
-    x -= np.uint64(0x3030303030303030)
-    for shift, scale, mask in (
-        (8, 10, 0x00FF00FF00FF00FF),
-        (16, 100, 0x0000FFFF0000FFFF),
-        (32, 10000, 0xFFFFFFFF),
+    into their values, in place: pairs, then quads, then all eight, each step one mask, one
+    multiplication and one shift (the SWAR method; uint64 products wrap as the method needs)."""
+    for mask, scale, shift in (
+        (0x0F0F0F0F0F0F0F0F, 10 << 8 | 1, 8),
+        (0x00FF00FF00FF00FF, 100 << 16 | 1, 16),
+        (0x0000FFFF0000FFFF, 10000 << 32 | 1, 32),
     ):
-        np.right_shift(x, np.uint64(shift), out=scratch)
-        x *= np.uint64(scale)
-        x += scratch
         x &= np.uint64(mask)
+        x *= np.uint64(scale)
+        x >>= np.uint64(shift)
     return x
 
 

@@ -74,23 +74,46 @@ def _fetch_id(resp: Response, body_sha: str) -> int:
     return hash64(resp.spec.query, repr(resp.start), repr(resp.end), repr(resp.step), body_sha)
 
 
-def _series_row(
-    ser: dict[str, list[Any]], resp: Response, metric: Any, user_label: str, cluster_label: str
-) -> None:
-    """Append one series (its labels from the body's ``metric`` object) to the series columns."""
+def _series_columns(
+    resp: Response, metrics: list[Any], user_label: str, cluster_label: str
+) -> dict[str, list[Any]]:
+    """The series columns of one response, a row per ``metric`` object of its body.
+
+    Raises KeyError, TypeError, ValueError or AttributeError for a ``metric`` that is not
+    a label object. The id is :func:`hash64` of the query and the canonical labels, with the
+    query's part of the hash computed once per response.
+    """
     spec = resp.spec
-    labels = {str(k): str(v) for k, v in metric.items()}
-    canonical = orjson.dumps(labels, option=orjson.OPT_SORT_KEYS).decode()
-    ser["series_id"].append(hash64(spec.query, canonical))
-    ser["query"].append(spec.query)
-    ser["query_key"].append(spec.key)
-    ser["metric"].append(labels.get("__name__", spec.query))
-    ser["component"].append(spec.component)
-    ser["exercise"].append(spec.exercise)
-    ser["env"].append(spec.env)
-    ser["user"].append(labels.get(user_label))
-    ser["cluster"].append(labels.get(cluster_label))
-    ser["labels"].append(canonical)
+    prefix = hashlib.sha256((spec.query + "\x00").encode())
+    dumps, sort = orjson.dumps, orjson.OPT_SORT_KEYS
+    ids: list[int] = []
+    names: list[str] = []
+    users: list[str | None] = []
+    clusters: list[str | None] = []
+    canonicals: list[str] = []
+    for metric in metrics:
+        labels = {str(k): str(v) for k, v in metric.items()}
+        canonical = dumps(labels, option=sort)
+        digest = prefix.copy()
+        digest.update(canonical)
+        ids.append(int.from_bytes(digest.digest()[:8], "big", signed=True))
+        names.append(labels.get("__name__", spec.query))
+        users.append(labels.get(user_label))
+        clusters.append(labels.get(cluster_label))
+        canonicals.append(canonical.decode())
+    n = len(ids)
+    return {
+        "series_id": ids,
+        "query": [spec.query] * n,
+        "query_key": [spec.key] * n,
+        "metric": names,
+        "component": [spec.component] * n,
+        "exercise": [spec.exercise] * n,
+        "env": [spec.env] * n,
+        "user": users,
+        "cluster": clusters,
+        "labels": canonicals,
+    }
 
 
 def parse_response(resp: Response, user_label: str, cluster_label: str) -> Parsed:
@@ -102,10 +125,8 @@ def parse_response(resp: Response, user_label: str, cluster_label: str) -> Parse
     scanned = resp.scanned if resp.scanned is not None else scan_matrix(resp.body)
     if scanned is None:
         return parse_response_plain(resp, user_label, cluster_label)
-    ser: dict[str, list[Any]] = {name: [] for name in SERIES_SCHEMA.names}
     try:
-        for item in scanned.result:
-            _series_row(ser, resp, item["metric"], user_label, cluster_label)
+        ser = _series_columns(resp, [item["metric"] for item in scanned.result], user_label, cluster_label)
     except (KeyError, TypeError, ValueError, AttributeError):
         return parse_response_plain(resp, user_label, cluster_label)
     sha = resp.body_sha256()
@@ -138,21 +159,26 @@ def parse_response_plain(resp: Response, user_label: str, cluster_label: str) ->
         raise SourceError(f"{where}: expected a matrix result from query_range, got {got!r}")
     warnings = [str(w) for w in doc.get("warnings") or []]
     body_sha = resp.body_sha256()
-    ser: dict[str, list[Any]] = {name: [] for name in SERIES_SCHEMA.names}
+    metrics: list[Any] = []
     counts: list[int] = []
     all_ts: list[int] = []
     all_values: list[float] = []
+    malformed = SourceError(f"{where}: a series in the response is malformed; fetch it again")
     for item in data["result"]:
         try:
             values = item["values"]
             ts = [_timestamp_us(v[0]) for v in values]
             vals = [_number(v[1]) for v in values]
-            _series_row(ser, resp, item["metric"], user_label, cluster_label)
+            metrics.append(item["metric"])
         except (KeyError, TypeError, ValueError, AttributeError, IndexError):
-            raise SourceError(f"{where}: a series in the response is malformed; fetch it again") from None
+            raise malformed from None
         counts.append(len(ts))
         all_ts.extend(ts)
         all_values.extend(vals)
+    try:
+        ser = _series_columns(resp, metrics, user_label, cluster_label)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise malformed from None
     return Parsed(
         _fetch_id(resp, body_sha),
         body_sha,

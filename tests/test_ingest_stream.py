@@ -13,7 +13,7 @@ from conftest import REPO
 
 from ocq_batch.config import DEFAULT
 from ocq_batch.errors import SourceError
-from ocq_batch.ingest import _fixed_width, scan_matrix
+from ocq_batch.ingest import _BLOCK_BYTES, _fixed_width, scan_matrix
 from ocq_batch.parse import parse_response, parse_response_plain
 from ocq_batch.pipeline import Window, run_pipeline
 from ocq_batch.queries import QuerySpec, plan_queries
@@ -126,6 +126,10 @@ BODIES = {
     ).encode(),
     "label trap": matrix([[1, "1"]], metric={"user": 'x"values":[[9,"9"]]', "cluster": "]]"}),
     "number label": matrix([[1, "1"]], metric={"user": 7, "cluster": "t1"}),
+    # the cut ends each values array at the first "}" after it: braces in values fall back
+    "brace value": matrix([[1728047700, "}"], [1728047730, "1"]]),
+    "escaped brace value": matrix([[1728047700, '"]]}'], [1728047730, "1"]]),
+    "label brace": matrix([[1, "1"]], metric={"user": '"]]}', "cluster": "}"}),
     "two series": orjson.dumps(
         {
             "status": "success",
@@ -241,6 +245,36 @@ def test_every_one_byte_change_is_rejected_or_read_as_plain_reads_it() -> None:
             _same_as_plain(body[:pos] + bytes([char]) + body[pos + 1 :])
         _same_as_plain(body[:pos] + body[pos + 1 :])  # a byte dropped
         _same_as_plain(body[:pos] + b"7" + body[pos:])  # a digit added
+
+
+def test_fixed_width_tier_checks_every_block_of_a_large_body() -> None:
+    """A body of several cache blocks: read as plain reads it, and a bad byte in any block,
+    the last entry included, makes the tier refuse it."""
+    n = 200_000  # 3.4 MB of entries: several blocks of the byte matrix
+    rng = np.random.default_rng(11)
+    ts = 1728047700 + 30 * np.arange(n)
+    values = rng.integers(0, 2, size=n)
+    text = b",".join(b'[%d,"%d"]' % (t, v) for t, v in zip(ts.tolist(), values.tolist(), strict=True))
+    fixed = _fixed_width(text)
+    assert fixed is not None
+    width, ts_us, read = fixed
+    assert width == 17 and ts_us.tolist() == (ts * 1_000_000).tolist()
+    assert read.tolist() == values.astype(np.float64).tolist()
+    _same_as_plain(matrix([[t, str(v)] for t, v in zip(ts.tolist(), values.tolist(), strict=True)]))
+    rows = _BLOCK_BYTES // width  # entries per block
+    assert n > 3 * rows
+    for entry in (0, rows - 1, rows, 2 * rows + 1, n // 2, n - 2, n - 1):  # block edges, the end
+        at = entry * width
+        changes = ((1, b"0"), (3, b"x"), (11, b"."), (13, b"2"), (14, b"'"), (15, b"["), (16, b";"))
+        for offset, byte in changes:
+            if entry == n - 1 and offset == 16:
+                continue  # the last entry has no comma
+            bad = text[: at + offset] + byte + text[at + offset + 1 :]
+            got = _fixed_width(bad)
+            if byte == b"2":  # still a one-digit value: read, and read right
+                assert got is not None and got[2][entry] == 2.0
+            else:
+                assert got is None, (entry, offset, byte)
 
 
 def test_fixed_width_tier_rejects_what_it_cannot_read_exactly() -> None:
