@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import httpcore  # noqa: F401  (httpx imports it when the first client is made: an import, not fetch work)
 import numpy as np
 import orjson
 import pandas as pd
