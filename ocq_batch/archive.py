@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 from ocq_batch import __version__
 from ocq_batch.archive_samples import samples_reader
 from ocq_batch.config import Config
+from ocq_batch.durable import fsync_dir, fsync_files
 from ocq_batch.errors import ArchiveError
 from ocq_batch.pipeline import Window
 from ocq_batch.timeutil import iso, zone
@@ -239,17 +240,26 @@ def check_out_folder(out: Path) -> None:
 
 
 def publish(staging: Path, out: Path, store_inside: bool) -> None:
-    """Swap the complete ``staging`` folder in as ``out``, keeping the store."""
+    """Swap the complete ``staging`` folder in as ``out``, keeping the store.
+
+    Durable before it is visible: the archive's files and their names are flushed to disk
+    before the renames, and the renames themselves after, so that a power cut leaves the
+    previous archive or the new one, never a new name over missing bytes.
+    """
     if not (staging / MANIFEST).exists():
         raise ArchiveError(f"refusing to publish {staging}: it has no manifest")
     old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
     try:
+        fsync_files(staging)
+        fsync_dir(staging)
         if out.exists():
             for name in (*STORE_FILES, REPLAY_DIR) if store_inside else (REPLAY_DIR,):
                 if (out / name).exists():
                     os.replace(out / name, staging / name)
             os.rename(out, old)
         os.rename(staging, out)
+        fsync_dir(out)  # the store and replay folder moved into it
+        fsync_dir(out.parent)
     except OSError as exc:
         raise ArchiveError(f"could not move the archive into {out}: {exc}; run the command again") from None
     shutil.rmtree(old, ignore_errors=True)

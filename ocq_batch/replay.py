@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ocq_batch.durable import fsync_dir
 from ocq_batch.errors import ReplayError, WindowError
 from ocq_batch.timeutil import from_epoch, iso
 
@@ -139,7 +140,7 @@ class ReplayWriter:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, self.folder / entry.file)
-        _fsync_dir(tmp.parent)
+        fsync_dir(tmp.parent)
         return self._index(entry)
 
     def _entry(
@@ -174,7 +175,7 @@ class ReplayWriter:
             fh.flush()
             os.fsync(fh.fileno())
         if created:
-            _fsync_dir(self.folder)
+            fsync_dir(self.folder)
         self._known[(entry.query, entry.start, entry.end, entry.step)] = entry
         return entry
 
@@ -319,16 +320,4 @@ def _atomic_write(path: Path, data: bytes) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make the names created or renamed in ``folder`` durable: a rename lives in the directory,
-    so without this a power cut could keep an index line whose file is lost."""
-    if os.name != "posix":  # Windows cannot open a directory; NTFS journals renames
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_dir(path.parent)

@@ -138,3 +138,35 @@ def test_a_response_name_is_durable_before_its_index_line(tmp_path: Path, monkey
         assert ("fsync", responses) in later, entry
         assert later.index(("fsync", responses)) < later.index(("fsync", index)), entry
     assert ("fsync", str(tmp_path / "rec")) in events  # the header and the new index are named durably
+
+
+def test_publish_flushes_the_archive_before_its_name_and_the_names_after(tmp_path: Path, monkeypatch) -> None:
+    """Every file and the staging folder are fsynced before the archive takes its name;
+    the renames (into ``out`` and its parent) are fsynced after."""
+    import os
+
+    events: list[tuple[str, str]] = []
+    real_fsync, real_rename = os.fsync, os.rename
+
+    def fsync(fd: int) -> None:
+        events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+        real_fsync(fd)
+
+    def rename(src: str | Path, dst: str | Path) -> None:
+        real_rename(src, dst)
+        events.append(("rename", str(dst)))
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "store.duckdb").write_text("store")
+    staging = make_archive(tmp_path, out, "new")
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "rename", rename)
+    publish(staging, out, store_inside=True)
+    named = events.index(("rename", str(out)))
+    before, after = events[:named], events[named + 1 :]
+    for name in ("ranking.parquet", MANIFEST):
+        assert ("fsync", str(staging / name)) in before, name
+    assert ("fsync", str(staging)) in before
+    assert ("fsync", str(out)) in after and ("fsync", str(tmp_path)) in after
+    assert (out / "store.duckdb").read_text() == "store"
