@@ -117,17 +117,25 @@ def bench_size(label: str, work: Path, repeat: int) -> dict[str, Any]:
             "load", replay=str(folder / "replay"), store=str(plain), window=win, fast=False
         )
         plain.unlink(missing_ok=True)
-    for name in ("detect", "detect_samples", "score", "rank", "timeline", "detect_score_rank", "audit"):
-        # the steps compared with pandas take a tenth of a second: best of 10, as timeit would
-        # take more loops of a short statement (pandas, a second or more, is best of 5)
-        reps = max(10, repeat + 2) if name == "detect_score_rank" else repeat + 2
-        out[name] = stage(name, store=str(store), window=win, repeat=reps)
+    for name in ("detect", "detect_samples", "score", "rank", "timeline", "audit"):
+        out[name] = stage(name, store=str(store), window=win, repeat=repeat + 2)
     with tempfile.TemporaryDirectory() as tmp:
         out["archive"] = stage("archive", store=str(store), out=tmp)
-    if samples <= PANDAS_MAX:
-        parquet = folder / "samples.parquet"
+    # detect + score + rank and the pandas baseline, round after round (as the fetches):
+    # the steps take a tenth of a second, so each round takes the best of 4 of them, as timeit
+    # would take more loops of a short statement; pandas, a second or more, the best of 2
+    parquet = folder / "samples.parquet"
+    with_pandas = samples <= PANDAS_MAX
+    if with_pandas:
         stage("pandas_input", store=str(store), parquet=str(parquet))
-        out["pandas"] = stage("pandas", store=str(store), parquet=str(parquet), window=win, repeat=repeat + 2)
+    steps, baseline = [], []
+    for _ in range(repeat + 2):
+        steps.append(stage("detect_score_rank", store=str(store), window=win, repeat=4))
+        if with_pandas:
+            baseline.append(stage("pandas", store=str(store), parquet=str(parquet), window=win, repeat=2))
+    out["detect_score_rank"] = best(steps)
+    if with_pandas:
+        out["pandas"] = best(baseline)
         parquet.unlink()
     if samples <= FETCH_MAX:
         out["parsers"] = stage("parsers", replay=str(folder / "replay"), window=win)
