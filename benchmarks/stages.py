@@ -37,7 +37,8 @@ from ocq_batch.paths import sql_text
 from ocq_batch.pipeline import Window, signal_steps, write_exclusions, write_params
 from ocq_batch.promapi import chunk_range
 from ocq_batch.queries import plan_queries
-from ocq_batch.simulate import SimParams, build_event, write_replay
+from ocq_batch.sim_replay import write_replay
+from ocq_batch.simulate import SimParams, build_event
 from ocq_batch.sources import ReplaySource
 from ocq_batch.store import Loader, open_store
 

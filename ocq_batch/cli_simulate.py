@@ -57,7 +57,8 @@ def simulate(
     """
     from ocq_batch.openmetrics import write_openmetrics, write_recorded_openmetrics
     from ocq_batch.replay import HEADER
-    from ocq_batch.simulate import SimParams, build_event, write_replay
+    from ocq_batch.sim_replay import write_replay
+    from ocq_batch.simulate import SimParams, build_event
 
     kinds = formats or ["replay"]
     writers = {"replay": "", "openmetrics": "recorded.om", "kube-openmetrics": "raw.om"}

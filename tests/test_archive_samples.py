@@ -13,7 +13,8 @@ from ocq_batch import archive
 from ocq_batch.archive_samples import samples_reader
 from ocq_batch.config import DEFAULT
 from ocq_batch.queries import plan_queries
-from ocq_batch.simulate import SimParams, build_event, write_replay
+from ocq_batch.sim_replay import write_replay
+from ocq_batch.simulate import SimParams, build_event
 from ocq_batch.sources import ReplaySource
 from ocq_batch.store import Loader, open_store
 

@@ -17,7 +17,8 @@ from ocq_batch.ingest import _BLOCK_BYTES, _fixed_width, scan_matrix
 from ocq_batch.parse import parse_response, parse_response_plain
 from ocq_batch.pipeline import Window, run_pipeline
 from ocq_batch.queries import QuerySpec, plan_queries
-from ocq_batch.simulate import SimParams, build_event, write_replay
+from ocq_batch.sim_replay import write_replay
+from ocq_batch.simulate import SimParams, build_event
 from ocq_batch.sources import ReplaySource, Response
 from ocq_batch.store import Loader, open_store
 

@@ -18,7 +18,8 @@ from ocq_batch.openmetrics import write_recorded_openmetrics
 from ocq_batch.promapi import chunk_range
 from ocq_batch.promjson import matrix_body
 from ocq_batch.queries import plan_queries
-from ocq_batch.simulate import Observer, SimParams, build_event, write_replay
+from ocq_batch.sim_replay import write_replay
+from ocq_batch.simulate import Observer, SimParams, build_event
 
 
 def entries(folder: Path) -> list[dict[str, object]]:
