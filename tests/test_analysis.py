@@ -16,7 +16,8 @@ from conftest import OUTPUT, T0
 from ocq_batch import analysis, charts
 from ocq_batch.analysis import NotAnArchiveError, SchemaVersionError, TamperedFileError
 from ocq_batch.archive import ARCHIVE_VERSION
-from ocq_batch.config import DEFAULT, Config, ConfigError, config_from_settings
+from ocq_batch.config import DEFAULT, Config, ConfigError
+from ocq_batch.config_settings import config_from_settings
 from ocq_batch.errors import ArchiveError, OcqError, WindowError
 from ocq_batch.export import export
 from ocq_batch.paths import demo_dir

@@ -14,7 +14,8 @@ import pyarrow.parquet as pq
 
 from ocq_batch import __version__
 from ocq_batch.archive import ARCHIVE_VERSION, FORMAT, MANIFEST, _sha256
-from ocq_batch.config import Config, ConfigError, config_from_settings
+from ocq_batch.config import Config, ConfigError
+from ocq_batch.config_settings import config_from_settings
 from ocq_batch.errors import ArchiveError
 from ocq_batch.pipeline import Window
 from ocq_batch.timeutil import parse_instant
