@@ -174,16 +174,17 @@ def _fixed_width(text: bytes) -> tuple[int, np.ndarray, np.ndarray] | None:
     rows = len(template) // width
     ts = np.empty(n, dtype=np.int64)
     values = np.empty(n, dtype=np.float64)
-    scratch = _Scratch(rows, len(template))
+    scratch = _Scratch(min(rows, n), min(len(template), n * width))  # small bodies, small scratch
     first_value = ts_digits + 3
     for first in range(0, n, rows):
         k = min(rows, n - first)
         at = first * width
         if not _matches(buf[at : at + k * width], template, limit, scratch):
             return None
-        _number(buf, at + 1, ts_digits, width, ts[first : first + k], scratch)
+        block_ts = ts[first : first + k]
+        _number(buf, at + 1, ts_digits, width, block_ts, scratch)
+        block_ts *= 1_000_000  # seconds to microseconds, while in cache
         _number(buf, at + first_value, value_digits, width, values[first : first + k], scratch)
-    ts *= 1_000_000
     return width, ts, values
 
 
