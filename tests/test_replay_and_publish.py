@@ -111,23 +111,29 @@ def test_recover_rolls_back_an_incomplete_staging(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 
-def test_a_response_name_is_durable_before_its_index_line(tmp_path: Path, monkeypatch) -> None:
-    """Each response file is renamed into place, its directory fsynced, and only then indexed."""
+def record_fs(monkeypatch, move: str) -> list[tuple[str, str]]:
+    """Record, in order, each fsync (by its descriptor's path) and each ``os.<move>`` (by target)."""
     import os
 
     events: list[tuple[str, str]] = []
-    real_fsync, real_replace = os.fsync, os.replace
+    real_fsync, real_move = os.fsync, getattr(os, move)
 
     def fsync(fd: int) -> None:
         events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
         real_fsync(fd)
 
-    def replace(src: str | Path, dst: str | Path) -> None:
-        real_replace(src, dst)
-        events.append(("replace", str(dst)))
+    def moved(src: str | Path, dst: str | Path) -> None:
+        real_move(src, dst)
+        events.append((move, str(dst)))
 
     monkeypatch.setattr(os, "fsync", fsync)
-    monkeypatch.setattr(os, "replace", replace)
+    monkeypatch.setattr(os, move, moved)
+    return events
+
+
+def test_a_response_name_is_durable_before_its_index_line(tmp_path: Path, monkeypatch) -> None:
+    """Each response file is renamed into place, its directory fsynced, and only then indexed."""
+    events = record_fs(monkeypatch, "replace")
     writer = ReplayWriter(tmp_path / "rec", source="test")
     first = writer.add("up", 0.0, 60.0, 30.0, b'{"status":"success"}')
     second = writer.add_stream("up", 60.0, 120.0, 30.0, [b'{"status":', b'"success"}'])
@@ -143,25 +149,11 @@ def test_a_response_name_is_durable_before_its_index_line(tmp_path: Path, monkey
 def test_publish_flushes_the_archive_before_its_name_and_the_names_after(tmp_path: Path, monkeypatch) -> None:
     """Every file and the staging folder are fsynced before the archive takes its name;
     the renames (into ``out`` and its parent) are fsynced after."""
-    import os
-
-    events: list[tuple[str, str]] = []
-    real_fsync, real_rename = os.fsync, os.rename
-
-    def fsync(fd: int) -> None:
-        events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
-        real_fsync(fd)
-
-    def rename(src: str | Path, dst: str | Path) -> None:
-        real_rename(src, dst)
-        events.append(("rename", str(dst)))
-
     out = tmp_path / "out"
     out.mkdir()
     (out / "store.duckdb").write_text("store")
     staging = make_archive(tmp_path, out, "new")
-    monkeypatch.setattr(os, "fsync", fsync)
-    monkeypatch.setattr(os, "rename", rename)
+    events = record_fs(monkeypatch, "rename")
     publish(staging, out, store_inside=True)
     named = events.index(("rename", str(out)))
     before, after = events[:named], events[named + 1 :]
