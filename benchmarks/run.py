@@ -174,11 +174,12 @@ def compact(data: Path, timeout_s: float = 180.0) -> None:
         marker.write_text(f"{before} -> {last} blocks\n")
 
 
-def prepare_demo(work: Path) -> threading.Thread | None:
+def prepare_demo(work: Path) -> threading.Thread:
     """Build the demo's TSDB (raw series + live rules) once, and start compacting it.
 
-    The compaction waits a minute for Prometheus (:func:`compact`): on a first run it goes
-    on in the background while the sizes are measured; the caller joins it before the demo.
+    The compaction waits a minute for Prometheus (:func:`compact`, at once done when an
+    earlier run compacted the TSDB): it goes on in the background while the sizes are
+    measured; the caller joins it before the demo.
     """
     folder = work / "demo"
     if not (folder / "data").exists():
@@ -186,8 +187,6 @@ def prepare_demo(work: Path) -> threading.Thread | None:
         shutil.rmtree(folder, ignore_errors=True)
         start = 1728047700.0 - 900  # the demo's data start (T0 - 15 min)
         build_tsdb(build_event(SimParams(start=start)), folder, RULES)
-    if (folder / "compacted").exists():  # the marker compact() leaves
-        return None
     thread = threading.Thread(target=compact, args=(folder / "data",), name="compact-demo", daemon=True)
     thread.start()
     return thread
@@ -212,33 +211,16 @@ def bench_demo(work: Path, repeat: int) -> dict[str, Any]:
         win = [t0, t0 + 150 * 60]
         stage("curl", url=server.url, window=win)
         curl = best([stage("curl", url=server.url, window=win) for _ in range(repeat)])
+        window = ["--from", DEMO_WINDOW[0], "--to", DEMO_WINDOW[1]]
+        export = [exe, "export", "-q", "--source", server.url, *window]
         # one export first, not timed: it warms the page cache (the server's blocks, the
         # package's files), as the curl run above does for curl
-        subprocess.run(
-            [exe, "export", "-q", "--source", server.url, "--from", DEMO_WINDOW[0], "--to", DEMO_WINDOW[1],
-             "--out", str(Path(tmp) / "warm-up")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False,
-        )  # fmt: skip
+        warm_up = [*export, "--out", str(Path(tmp) / "warm-up")]
+        subprocess.run(warm_up, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
         for i in range(repeat):
-            out = Path(tmp) / f"out{i}"
             began = time.perf_counter()
-            proc = subprocess.Popen(
-                [
-                    exe,
-                    "export",
-                    "-q",
-                    "--source",
-                    server.url,
-                    "--from",
-                    DEMO_WINDOW[0],
-                    "--to",
-                    DEMO_WINDOW[1],
-                    "--out",
-                    str(out),
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-            )
+            timed = [*export, "--out", str(Path(tmp) / f"out{i}")]
+            proc = subprocess.Popen(timed, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             _pid, status, usage = os.wait4(proc.pid, 0)
             seconds = time.perf_counter() - began
             proc.returncode = os.waitstatus_to_exitcode(status)
