@@ -13,21 +13,20 @@ from pathlib import Path
 
 def fsync_dir(folder: Path) -> None:
     """Make the names created, renamed or removed in ``folder`` durable."""
-    if os.name != "posix":
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    if os.name == "posix":
+        _fsync(folder)
 
 
 def fsync_files(folder: Path) -> None:
     """Flush the bytes of every regular file directly inside ``folder`` to disk."""
     for path in sorted(folder.iterdir()):
         if path.is_file() and not path.is_symlink():
-            fd = os.open(path, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            _fsync(path)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
