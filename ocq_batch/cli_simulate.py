@@ -56,7 +56,7 @@ def simulate(
     Example: ocq-batch simulate --out /tmp/ocq-sim --participants 74 --seed 2024
     """
     from ocq_batch.openmetrics import write_openmetrics, write_recorded_openmetrics
-    from ocq_batch.replay import HEADER
+    from ocq_batch.replay import HEADER, INDEX
     from ocq_batch.sim_replay import write_replay
     from ocq_batch.simulate import SimParams, build_event
 
@@ -77,7 +77,7 @@ def simulate(
         if out_dir.exists() and any(out_dir.iterdir()):
             if not force:
                 raise ConfigError(f"--out {out_dir} is not empty; pass --force to replace it")
-            ours = {HEADER, "index.jsonl", "responses", *(name for name in writers.values() if name)}
+            ours = {HEADER, INDEX, "responses", *(name for name in writers.values() if name)}
             if any(p.name not in ours for p in out_dir.iterdir()):
                 raise ConfigError(f"--out {out_dir} is not a folder simulate wrote; refusing to replace it")
             shutil.rmtree(out_dir)
