@@ -2,7 +2,8 @@
 
 Each stage imports what it needs first, then times only its own work and prints one JSON
 line: ``{"seconds": wall, "peak_rss_mb": peak RSS of this process, ...}``. Running every
-stage in a fresh process gives each its own peak memory (``ru_maxrss``).
+stage in a fresh process gives each its own peak memory (``ru_maxrss``). Each process first
+sets glibc's malloc as the ``ocq-batch`` command does (:mod:`ocq_batch.malloc`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from ocq_batch.archive import write_files
 from ocq_batch.config import DEFAULT, Config
 from ocq_batch.http import HttpOptions
 from ocq_batch.http_source import HttpSource
+from ocq_batch.malloc import keep_freed_memory
 from ocq_batch.openmetrics import write_recorded_openmetrics
 from ocq_batch.parse import parse_response, parse_response_plain
 from ocq_batch.paths import sql_text
@@ -453,6 +455,7 @@ STAGES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
 
 def main() -> None:
     name, args = sys.argv[1], json.loads(sys.argv[2])
+    keep_freed_memory()  # every stage runs with the malloc settings of the console entry point
     began = time.perf_counter()
     result = STAGES[name](args)
     result.setdefault("seconds", time.perf_counter() - began)

@@ -32,6 +32,7 @@ from ocq_batch.cli_options import (
 from ocq_batch.cli_simulate import simulate
 from ocq_batch.config import MODELS, Config, describe, load_config
 from ocq_batch.errors import ConfigError
+from ocq_batch.malloc import keep_freed_memory
 from ocq_batch.paths import demo_dir
 from ocq_batch.render import err, out, progress_bar, ranking_table
 from ocq_batch.timeutil import iso, local, parse_instant, zone
@@ -86,6 +87,7 @@ def run() -> None:
     # HTTP command. The command line only makes synchronous requests, so in its own process
     # the import is refused (httpcore expects trio to be missing and carries on).
     sys.modules.setdefault("trio", None)  # type: ignore[arg-type]
+    keep_freed_memory()  # reuse the megabyte blocks of one body for the next (ocq_batch/malloc.py)
     app()
 
 
