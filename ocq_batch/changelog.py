@@ -40,24 +40,31 @@ def from_batch(
 
     ``counts[i]`` samples of series ``series_ids[i]`` (response ``fetch_ids[i]``) follow each
     other in ``ts_us``/``values``, in strictly increasing time.
+
+    Work per sample is a few whole-array passes: a state change is rare, so the chunk of
+    each candidate change (a state differing from the known sample before it) is looked up
+    by binary search, rather than a chunk number written for every sample.
     """
     keep = counts > 0
     sid, fid, n = series_ids[keep], fetch_ids[keep], counts[keep]
     ends = np.cumsum(n)
     starts = ends - n
-    seg = np.repeat(np.arange(len(n)), n)  # chunk number of every sample
     known = np.isfinite(values)
-    k_seg, k_ts = seg[known], ts_us[known]
-    k_state = (values[known] >= 0.5).astype(np.int32)
-    n_known = np.bincount(k_seg, minlength=len(n)).astype(np.int64)
+    if known.all():  # the usual batch: no NaN or Inf, nothing to copy
+        k_ts, k_state, n_known = ts_us, values >= 0.5, n
+    else:
+        k_ts, k_state = ts_us[known], values[known] >= 0.5
+        seen = np.concatenate(([0], np.cumsum(known)))  # known samples before each position
+        n_known = seen[ends] - seen[starts]
+    k_ends = np.cumsum(n_known)
+    k_starts = k_ends - n_known
     # first and last known sample of each chunk that has one
     has = n_known > 0
-    k_ends = np.cumsum(n_known)
-    first_i, last_i = (k_ends - n_known)[has], (k_ends - 1)[has]
+    first_i, last_i = k_starts[has], (k_ends - 1)[has]
 
-    def per_chunk(picked: np.ndarray, source: np.ndarray, dtype: pa.DataType) -> pa.Array:
+    def per_chunk(source: np.ndarray, dtype: pa.DataType) -> pa.Array:
         full = np.zeros(len(n), dtype=source.dtype)
-        full[has] = source[picked]
+        full[has] = source
         return pa.array(full, dtype, mask=~has)
 
     chunks = pa.table(
@@ -68,20 +75,23 @@ def from_batch(
             "first_ts": _ts(ts_us[starts]),
             "last_ts": _ts(ts_us[ends - 1]),
             "n_known": pa.array(n_known, pa.int64()),
-            "first_known_ts": per_chunk(first_i, k_ts, pa.int64()).cast(_TS),
-            "first_state": per_chunk(first_i, k_state, pa.int32()),
-            "last_known_ts": per_chunk(last_i, k_ts, pa.int64()).cast(_TS),
-            "last_state": per_chunk(last_i, k_state, pa.int32()),
+            "first_known_ts": per_chunk(k_ts[first_i], pa.int64()).cast(_TS),
+            "first_state": per_chunk(k_state[first_i].astype(np.int32), pa.int32()),
+            "last_known_ts": per_chunk(k_ts[last_i], pa.int64()).cast(_TS),
+            "last_state": per_chunk(k_state[last_i].astype(np.int32), pa.int32()),
         }
     )
-    changed = np.flatnonzero((k_seg[1:] == k_seg[:-1]) & (k_state[1:] != k_state[:-1])) + 1
+    candidate = np.flatnonzero(k_state[1:] != k_state[:-1]) + 1
+    chunk = np.searchsorted(k_ends, candidate, side="right")
+    inside = candidate > k_starts[chunk]  # not its chunk's first known sample
+    changed, chunk = candidate[inside], chunk[inside]
     changes = pa.table(
         {
-            "series_id": pa.array(sid[k_seg[changed]], pa.int64()),
-            "fetch_id": pa.array(fid[k_seg[changed]], pa.int64()),
+            "series_id": pa.array(sid[chunk], pa.int64()),
+            "fetch_id": pa.array(fid[chunk], pa.int64()),
             "ts": _ts(k_ts[changed]),
             "prev_ts": _ts(k_ts[changed - 1]),
-            "state": pa.array(k_state[changed], pa.int32()),
+            "state": pa.array(k_state[changed].astype(np.int32), pa.int32()),
         }
     )
     return chunks, changes
