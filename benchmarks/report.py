@@ -162,6 +162,14 @@ def render(results: dict[str, Any]) -> str:
                 "",
                 f"detect + score + rank: {dsr:.2f} s, **{speedup:.1f}x** the pandas baseline's throughput.",
             ]
+            log_s = load.get("changelog_seconds")
+            if dsr and log_s:
+                # the baseline finds transitions in every sample; the steps read the change log,
+                # which the load derived from the same samples: count it too
+                lines.append(
+                    f"Counting the change log the load built from the same samples ({log_s:.2f} s), "
+                    f"{dsr + log_s:.2f} s: {pandas['seconds'] / (dsr + log_s):.1f}x."
+                )
         total = _sum(size, ("load", "detect", "score", "rank", "timeline", "archive"))
         peak = max((float(v.get("peak_rss_mb", 0)) for v in size.values() if isinstance(v, dict)), default=0)
         lines += [
@@ -181,13 +189,13 @@ def render(results: dict[str, Any]) -> str:
                 if key not in ("samples", "bytes", "seconds", "peak_rss_mb"):
                     lines.append(f"| {key} | {value:.2f} | {_fmt_rate(parsers['samples'], value)} |")
             lines.append("")
-        summary.append((size["label"], n, fp, curl, dsr, pandas, peak, total))
+        summary.append((size["label"], n, fp, curl, dsr, pandas, peak, load.get("changelog_seconds")))
     lines += ["## Targets", "", "| target | measured | met |", "|---|---|---|"]
     if demo:
         ok = [r["seconds"] for r in demo["export"] if "error" not in r]
         w = min(ok) if ok else None
         lines.append(f"| demo export under 3 s | {w or 0:.2f} s | {'yes' if w and w < 3 else 'no'} |")
-    for label, _n, fp, curl, dsr, pandas, peak, _total in summary:
+    for label, _n, fp, curl, dsr, pandas, peak, log_s in summary:
         if fp and curl:
             lines.append(
                 f"| {label}: fetch + parse <= 1.5x curl | {fp / curl:.2f}x "
@@ -195,8 +203,10 @@ def render(results: dict[str, Any]) -> str:
             )
         if pandas and "seconds" in pandas and dsr and label == "1e7":
             x = pandas["seconds"] / dsr
+            with_log = f" ({pandas['seconds'] / (dsr + log_s):.1f}x with the change log's build)" if log_s else ""
             lines.append(
-                f"| 1e7: detect + score + rank >= 10x pandas | {x:.1f}x | {'yes' if x >= 10 else 'no'} |"
+                f"| 1e7: detect + score + rank >= 10x pandas | {x:.1f}x{with_log} "
+                f"| {'yes, on the change log' if x >= 10 else 'no'} |"
             )
         if label == "1e8":
             lines.append(
