@@ -24,6 +24,7 @@ import sys
 import tempfile
 import threading
 import time
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ PANDAS_MAX = 12_000_000  # the baseline holds every completion sample in memory
 PLAIN_MAX = 1_500_000  # the reference loader (one Python object per sample)
 DEMO_WINDOW = ("2024-10-04T13:15:00Z", "2024-10-04T15:45:00Z")
 RULES = REPO / "data" / "rules" / "opencodequest.rules.yml"
+EXE = shutil.which("ocq-batch") or "ocq-batch"
 
 
 def stage(name: str, timeout: float = 7200, **args: Any) -> dict[str, Any]:
@@ -61,6 +63,23 @@ def stage(name: str, timeout: float = 7200, **args: Any) -> dict[str, Any]:
     shown = {k: v for k, v in result.items() if k != "files"}
     print(f"    {name}: {json.dumps(shown)}", flush=True)
     return result
+
+
+def command(cmd: list[str]) -> dict[str, Any]:
+    """Run an ``ocq-batch`` command line: its wall time, its own peak RSS and exit code."""
+    with tempfile.TemporaryFile() as err:  # not a pipe: a full pipe would stall the command
+        began = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
+        _pid, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - began
+        code = os.waitstatus_to_exitcode(status)
+        run = {"seconds": seconds, "peak_rss_mb": usage.ru_maxrss / 1024, "exit": code}
+        if code not in (0, 3, 4):  # 3 and 4: the audit's verdicts, the archive is written
+            err.seek(0)
+            lines = err.read().decode(errors="replace").strip().splitlines()
+            run["error"] = lines[-1] if lines else "?"
+    print(f"    {cmd[1]}: {json.dumps(run)}", flush=True)
+    return run
 
 
 def best(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -121,6 +140,12 @@ def bench_size(label: str, work: Path, repeat: int) -> dict[str, Any]:
         out[name] = stage(name, store=str(store), window=win, repeat=repeat + 2)
     with tempfile.TemporaryDirectory() as tmp:
         out["archive"] = stage("archive", store=str(store), out=tmp)
+    # the same work as one `ocq-batch export` from the replay folder, in one process: its
+    # peak RSS is the one a user meets (the stages' peaks above are each their own process)
+    span = [datetime.fromtimestamp(t, UTC).isoformat() for t in win]
+    with tempfile.TemporaryDirectory() as tmp:
+        source = ["--source", str(folder / "replay"), "--from", span[0], "--to", span[1]]
+        out["export"] = command([EXE, "export", "-q", *source, "--out", f"{tmp}/out"])
     # detect + score + rank and the pandas baseline, round after round (as the fetches):
     # the steps take a tenth of a second, so each round takes the best of 4 of them, as timeit
     # would take more loops of a short statement; pandas, a second or more, the best of 2
@@ -197,10 +222,6 @@ def bench_demo(work: Path, repeat: int) -> dict[str, Any]:
     print("== demo export from a local Prometheus", flush=True)
     folder = work / "demo"
     runs: list[dict[str, Any]] = []
-    exe = shutil.which("ocq-batch") or "ocq-batch"
-    # the bytecode pip leaves in an installed package: with PYTHONDONTWRITEBYTECODE set (as on
-    # the machine these figures come from) each run would compile every changed module again
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "ocq_batch")], check=True)
     with (
         tempfile.TemporaryDirectory() as tmp,
         PromServer(Path(tmp)).start(copy_tsdb(folder / "data", Path(tmp) / "data")) as server,
@@ -212,24 +233,13 @@ def bench_demo(work: Path, repeat: int) -> dict[str, Any]:
         stage("curl", url=server.url, window=win)
         curl = best([stage("curl", url=server.url, window=win) for _ in range(repeat)])
         window = ["--from", DEMO_WINDOW[0], "--to", DEMO_WINDOW[1]]
-        export = [exe, "export", "-q", "--source", server.url, *window]
+        export = [EXE, "export", "-q", "--source", server.url, *window]
         # one export first, not timed: it warms the page cache (the server's blocks, the
         # package's files), as the curl run above does for curl
         warm_up = [*export, "--out", str(Path(tmp) / "warm-up")]
         subprocess.run(warm_up, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
         for i in range(repeat):
-            began = time.perf_counter()
-            timed = [*export, "--out", str(Path(tmp) / f"out{i}")]
-            proc = subprocess.Popen(timed, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-            _pid, status, usage = os.wait4(proc.pid, 0)
-            seconds = time.perf_counter() - began
-            proc.returncode = os.waitstatus_to_exitcode(status)
-            err = proc.stderr.read().decode() if proc.stderr else ""
-            run = {"seconds": seconds, "peak_rss_mb": usage.ru_maxrss / 1024, "exit": proc.returncode}
-            if proc.returncode not in (0, 3, 4):  # audit verdict exit codes of later issues
-                run["error"] = err.strip().splitlines()[-1] if err.strip() else "?"
-            print(f"    export: {json.dumps(run)}", flush=True)
-            runs.append(run)
+            runs.append(command([*export, "--out", str(Path(tmp) / f"out{i}")]))
         phases = stage("export_phases", url=server.url, window=win)
     return {"export": runs, "curl": curl, "phases": phases}
 
@@ -286,6 +296,9 @@ def main() -> None:
     args.work.mkdir(parents=True, exist_ok=True)
     began = time.perf_counter()
     results: dict[str, Any] = {"machine": machine(), "quick": args.quick, "sizes": []}
+    # the bytecode pip leaves in an installed package: with PYTHONDONTWRITEBYTECODE set (as on
+    # the machine these figures come from) each export would compile every changed module again
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "ocq_batch")], check=True)
     compacting = None if args.no_demo else prepare_demo(args.work)
     try:
         for label in sizes:
