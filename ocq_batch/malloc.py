@@ -5,7 +5,7 @@ joins the body into one bytes object, the scanner joins its sample arrays into a
 and the samples become numpy arrays. glibc serves such blocks with ``mmap`` (or from the
 top of the heap) and gives them back to the kernel as soon as they are freed, so the next
 body's blocks are fresh pages: one page fault and one zeroed page per 4 kB. At 10^7
-samples that was 50 to 100 thousand faults and 0.2 to 0.35 s of system CPU in a fetch,
+samples that was 40 to 100 thousand faults and 0.16 to 0.35 s of system CPU in a fetch,
 taken from the two cores the server needs (see ``benchmarks/notes.md``).
 
 :func:`keep_freed_memory` raises both thresholds, so blocks under 32 MB come from the heap
