@@ -22,11 +22,11 @@ import subprocess
 import time
 from itertools import pairwise
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import httpx
 
+from ocq_batch.closing import Closing
 from ocq_batch.errors import OcqError
 from ocq_batch.openmetrics import write_openmetrics
 from ocq_batch.simulate import Event
@@ -84,7 +84,7 @@ def _tail(path: Path, n: int = 20) -> str:
         return ""
 
 
-class PromServer:
+class PromServer(Closing):
     """A Prometheus server on 127.0.0.1 over one TSDB folder; a context manager that stops it."""
 
     def __init__(self, workdir: Path, ready_timeout_s: float = READY_TIMEOUT_S) -> None:
@@ -165,12 +165,8 @@ class PromServer:
                 proc.kill()
                 proc.wait(STOP_TIMEOUT_S)
 
-    def __enter__(self) -> PromServer:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def close(self) -> None:
+        """The same as :meth:`stop` (``with server:`` stops it at the end)."""
         self.stop()
 
 

@@ -25,12 +25,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import httpx
 
 from ocq_batch import __version__
+from ocq_batch.closing import Closing
 from ocq_batch.errors import ConfigError, SourceError
 from ocq_batch.ingest import Scanned
 from ocq_batch.promapi import Transient, check_body, error_text, retry_after
@@ -133,7 +133,7 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-class PromClient:
+class PromClient(Closing):
     """Query API client over one shared, thread-safe ``httpx.Client``; use it as a context manager."""
 
     def __init__(
@@ -208,14 +208,6 @@ class PromClient:
 
     def __repr__(self) -> str:
         return f"PromClient({self.label!r})"
-
-    def __enter__(self) -> PromClient:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
     def close(self) -> None:
         """Close the connection pool."""

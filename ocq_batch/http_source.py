@@ -18,10 +18,10 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from types import TracebackType
 
 import httpx
 
+from ocq_batch.closing import Closing
 from ocq_batch.errors import ReplayError
 from ocq_batch.http import HttpOptions, PromClient
 from ocq_batch.ingest import Scanned
@@ -66,7 +66,7 @@ class _Slot:
     recorded: bool = False
 
 
-class HttpSource:
+class HttpSource(Closing):
     """A :class:`~ocq_batch.sources.Source` answering from a server, chunk by chunk.
 
     With a ``recorder``, every fetched body is recorded and chunks already in
@@ -90,14 +90,6 @@ class HttpSource:
         self.recorder = recorder
         self.progress = progress
         self.warnings: list[str] = []
-
-    def __enter__(self) -> HttpSource:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
     def close(self) -> None:
         """Close the client if this source created it."""

@@ -12,6 +12,7 @@ import pyarrow.dataset as pads
 
 from ocq_batch.analysis.reading import TABLE_NAME, Archive, event_labels, read_archive
 from ocq_batch.analysis.rescore import Rescorer, scenario, what_if
+from ocq_batch.closing import Closing
 from ocq_batch.errors import ArchiveError
 
 LIVE_COMPONENTS = ("live_bonus", "live_ramp")
@@ -31,7 +32,7 @@ _TIMES = """
 """
 
 
-class Archives:
+class Archives(Closing):
     """One or several archives as DuckDB views (``self.sql``) and DataFrames, with helpers.
 
     Views are named after the files (``ranking``, ``completions`` ...); ``event_info``,
@@ -381,12 +382,6 @@ class Archives:
         for rescorer in self._rescorers.values():
             rescorer.close()
         self.con.close()
-
-    def __enter__(self) -> Archives:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"Archives({', '.join(self.events)}; tables: {', '.join(self.tables)})"
