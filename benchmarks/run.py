@@ -6,7 +6,8 @@ each stage runs in its own process (``benchmarks/stages.py``) and reports wall t
 peak RSS. Two baselines are measured in the same run: curl downloading the same
 ``query_range`` responses to /dev/null (the fetch floor), and a pandas groupby + shift
 implementation of detection, scoring and ranking (checked to give the same ranking).
-The demo export is timed end to end against a local Prometheus. Results go to
+Each size is also exported whole, by one ``ocq-batch export`` of its replay folder (wall
+time and peak RSS). The demo export is timed end to end against a local Prometheus. Results go to
 ``benchmarks/RESULTS.md``; events and TSDBs are cached in ``--work``.
 
 ``--quick`` (1e5 and 1e6, the demo export once) takes about a minute and a half.

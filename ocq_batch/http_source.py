@@ -3,9 +3,10 @@
 The chunks of every query (:func:`~ocq_batch.promapi.chunk_range`) are fetched by a small
 thread pool through one :class:`~ocq_batch.http.PromClient`, and yielded in plan order,
 at most ``concurrency`` requests in flight and twice as many bodies held. With a
-recorder, each body is also written to a replay folder (gzipped in the worker thread),
-and chunks already recorded and settled are read back instead of fetched again: an
-interrupted run resumes where it stopped.
+recorder, each body is also written to a replay folder (gzipped and written to its file
+in the worker thread; the main thread appends its index line), and chunks already
+recorded and settled are read back instead of fetched again: an interrupted run resumes
+where it stopped.
 """
 
 from __future__ import annotations
@@ -46,9 +47,10 @@ def _settled(entry: Entry, settle_s: float) -> bool:
 
 @dataclass(frozen=True)
 class _Fetched:
-    """One chunk's answer as a worker thread leaves it: checked, scanned, hashed, and packed for
-    the replay folder when recording (gzip and sha256 release the GIL: they overlap the main
-    thread's loading). The recorder and the loader both use this one digest."""
+    """One chunk's answer as a worker thread leaves it: checked, scanned, hashed, and when
+    recording packed and written to its file in the replay folder (``packed`` is then set).
+    gzip, sha256 and the file's write release the GIL: they overlap the main thread's
+    loading. The recorder and the loader both use this one digest."""
 
     body: bytes
     warnings: list[str]
@@ -162,7 +164,12 @@ class HttpSource(Closing):
     def _fetch(self, query: str, start: float, end: float, step: float, cancel: threading.Event) -> _Fetched:
         body, warnings, scanned = self.client.fetch_range(query, start, end, step, cancel)
         sha = hashlib.sha256(body).hexdigest()
-        return _Fetched(body, warnings, scanned, sha, pack(body) if self.recorder is not None else None)
+        packed = None
+        if self.recorder is not None:
+            packed = pack(body)
+            # the file, durably, here in the worker; the main thread only appends its index line
+            self.recorder.store(query, start, end, step, packed, sha)
+        return _Fetched(body, warnings, scanned, sha, packed)
 
     def _record(self, slot: _Slot, step: float, fetched: _Fetched) -> None:
         if self.recorder is not None and not slot.recorded:
@@ -176,6 +183,7 @@ class HttpSource(Closing):
                 replace=True,
                 packed=fetched.packed,
                 sha256=fetched.sha256,
+                stored=fetched.packed is not None,  # the worker wrote the file (_fetch)
             )
             slot.recorded = True
 

@@ -90,13 +90,15 @@ class ReplayWriter:
         replace: bool = False,
         packed: bytes | None = None,
         sha256: str | None = None,
+        stored: bool = False,
     ) -> Entry:
         """Record one response body; idempotent for the same request.
 
         With ``replace``, a newer answer to a request already recorded is added and
         wins over the older one (the older file stays, its index line is shadowed).
         ``packed`` is ``pack(body)`` and ``sha256`` the body's digest when the caller
-        computed them already (e.g. in a worker thread, while the main thread loads).
+        computed them already (e.g. in a worker thread, while the main thread loads);
+        ``stored`` says :meth:`store` already wrote its file, so only the index line is left.
         """
         sha = sha256 or hashlib.sha256(body).hexdigest()
         entry = self._entry(query, start, end, step, sha, key, recorded_at)
@@ -105,8 +107,19 @@ class ReplayWriter:
             if replace and not self._intact(old):  # the same answer again: repair a lost or damaged file
                 _atomic_write(self.folder / old.file, packed if packed is not None else pack(body))
             return old
-        _atomic_write(self.folder / entry.file, packed if packed is not None else pack(body))
+        if not stored:
+            _atomic_write(self.folder / entry.file, packed if packed is not None else pack(body))
         return self._index(entry)
+
+    def store(self, query: str, start: float, end: float, step: float, packed: bytes, sha256: str) -> None:
+        """Write the file of one answer (``pack(body)``, ``sha256`` its body's digest), durably,
+        without indexing it: :meth:`add` with ``stored=True`` does that afterwards.
+
+        Safe from several threads at once, as each answer to each request has its own file:
+        the fetch's worker threads write while the main thread loads. A file never indexed
+        (the run stopped first) is written again, the same, when its request is fetched again.
+        """
+        _atomic_write(self.folder / _file_name(query, start, end, step, sha256), packed)
 
     def add_stream(
         self,
@@ -151,7 +164,7 @@ class ReplayWriter:
             start=start,
             end=end,
             step=step,
-            file=f"responses/{request_id(query, start, end, step)}-{sha[:12]}.json.gz",
+            file=_file_name(query, start, end, step, sha),
             sha256=sha,
             key=key,
             recorded_at=recorded_at or iso(datetime.now(UTC)),
@@ -310,6 +323,11 @@ def _repair_index(path: Path) -> None:
 def pack(body: bytes) -> bytes:
     """A response file's bytes: the body gzipped, with no timestamp (same body, same file)."""
     return gzip.compress(body, compresslevel=COMPRESS_LEVEL, mtime=0)
+
+
+def _file_name(query: str, start: float, end: float, step: float, sha256: str) -> str:
+    """Where one answer to one request is kept, inside the folder."""
+    return f"responses/{request_id(query, start, end, step)}-{sha256[:12]}.json.gz"
 
 
 def _atomic_write(path: Path, data: bytes) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pytest
 
 from ocq_batch.archive import MANIFEST, publish, recover, staging_for, write_manifest
 from ocq_batch.errors import ReplayError, WindowError
-from ocq_batch.replay import INDEX, ReplayReader, ReplayWriter
+from ocq_batch.replay import INDEX, ReplayReader, ReplayWriter, pack
 
 
 def test_chunks_cover_a_window_only_when_contiguous(tmp_path: Path) -> None:
@@ -132,13 +133,20 @@ def record_fs(monkeypatch, move: str) -> list[tuple[str, str]]:
 
 
 def test_a_response_name_is_durable_before_its_index_line(tmp_path: Path, monkeypatch) -> None:
-    """Each response file is renamed into place, its directory fsynced, and only then indexed."""
+    """Each response file is renamed into place, its directory fsynced, and only then indexed,
+    also when the file was stored apart (from another thread) before its index line."""
     events = record_fs(monkeypatch, "replace")
     writer = ReplayWriter(tmp_path / "rec", source="test")
     first = writer.add("up", 0.0, 60.0, 30.0, b'{"status":"success"}')
     second = writer.add_stream("up", 60.0, 120.0, 30.0, [b'{"status":', b'"success"}'])
+    # as the HTTP source records: a worker thread stores the file, the main thread indexes it
+    body = b'{"status":"success","data":{}}'
+    sha = hashlib.sha256(body).hexdigest()
+    writer.store("up", 120.0, 180.0, 30.0, pack(body), sha)
+    third = writer.add("up", 120.0, 180.0, 30.0, body, replace=True, sha256=sha, stored=True)
+    assert ReplayReader(tmp_path / "rec").read(third) == body
     responses, index = str(tmp_path / "rec" / "responses"), str(tmp_path / "rec" / INDEX)
-    for entry in (first, second):
+    for entry in (first, second, third):
         placed = events.index(("replace", str(tmp_path / "rec" / entry.file)))
         later = events[placed + 1 :]
         assert ("fsync", responses) in later, entry
