@@ -245,6 +245,26 @@ def bench_demo(work: Path, repeat: int) -> dict[str, Any]:
     return {"export": runs, "curl": curl, "phases": phases}
 
 
+SPEED_PROBE = """
+import time
+t = time.perf_counter()
+s = 0
+for i in range(10_000_000):
+    s += i
+print(time.perf_counter() - t)
+"""
+
+
+def speed_probe() -> str:
+    """How fast the machine runs Python now: a loop of 1e7 additions, best of 3, in a fresh process.
+    This shared machine's speed moves from hour to hour; the probe dates a run's figures."""
+    runs = [
+        float(subprocess.run([sys.executable, "-c", SPEED_PROBE], capture_output=True, text=True).stdout)
+        for _ in range(3)
+    ]
+    return f"{min(runs):.2f} s"
+
+
 def machine() -> dict[str, str]:
     cpu = "?"
     for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -273,6 +293,7 @@ def machine() -> dict[str, str]:
         "prometheus": first_line(["prometheus", "--version"]),
         "curl": first_line(["curl", "--version"]),
         "load average at start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+        "speed probe at start (a Python loop of 1e7 additions)": speed_probe(),
     }
 
 
@@ -317,6 +338,8 @@ def main() -> None:
             results["machine"] = merged["machine"]
         results.setdefault("merged", []).append(f"{extra.name}: {merged['seconds']:.0f} s")
         began -= merged["seconds"]
+    if sizes or not args.no_demo:
+        results["machine"]["speed probe at end"] = speed_probe()
     results["seconds"] = time.perf_counter() - began
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
