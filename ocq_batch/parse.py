@@ -9,6 +9,7 @@ reference the tests compare the fast path with.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,8 +39,25 @@ SERIES_SCHEMA = pa.schema(
 
 def hash64(*parts: str) -> int:
     """A stable signed 64-bit id of a tuple of strings."""
-    digest = hashlib.sha256("\x00".join(parts).encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
+    return _int64(hashlib.sha256("\x00".join(parts).encode()))
+
+
+def hash64_after(first: str) -> Callable[[bytes], int]:
+    """``hash64(first, rest)`` for many a ``rest`` (given UTF-8 encoded), with ``first``'s part
+    of the hash computed once."""
+    head = hashlib.sha256((first + "\x00").encode())
+
+    def of(rest: bytes) -> int:
+        digest = head.copy()
+        digest.update(rest)
+        return _int64(digest)
+
+    return of
+
+
+def _int64(digest: Any) -> int:
+    """The first eight bytes of a finished hash, as a signed 64-bit integer."""
+    return int.from_bytes(digest.digest()[:8], "big", signed=True)
 
 
 @dataclass
@@ -84,7 +102,7 @@ def _series_columns(
     query's part of the hash computed once per response.
     """
     spec = resp.spec
-    prefix = hashlib.sha256((spec.query + "\x00").encode())
+    series_id = hash64_after(spec.query)
     dumps, sort = orjson.dumps, orjson.OPT_SORT_KEYS
     ids: list[int] = []
     names: list[str] = []
@@ -94,9 +112,7 @@ def _series_columns(
     for metric in metrics:
         labels = {str(k): str(v) for k, v in metric.items()}
         canonical = dumps(labels, option=sort)
-        digest = prefix.copy()
-        digest.update(canonical)
-        ids.append(int.from_bytes(digest.digest()[:8], "big", signed=True))
+        ids.append(series_id(canonical))
         names.append(labels.get("__name__", spec.query))
         users.append(labels.get(user_label))
         clusters.append(labels.get(cluster_label))

@@ -290,3 +290,15 @@ def test_fixed_width_tier_rejects_what_it_cannot_read_exactly() -> None:
         b'[1728047700,"1"],[1728047730,"10"]',  # two widths
     ):
         assert _fixed_width(text) is None, text
+
+
+def test_series_ids_hashed_per_response_are_hash64() -> None:
+    """The loader's per-response shortcut gives the ids the archive's rescoring recomputes."""
+    from ocq_batch.parse import hash64, hash64_after
+
+    for query, labels in [
+        ("opencodequest_leaderboard_hero:prod", '{"user":"user1"}'),
+        ("q", ""),
+        ('sum by (user) (x{env="prod"})', '{"cluster":"tête-à-tête","user":"é"}'),
+    ]:
+        assert hash64_after(query)(labels.encode()) == hash64(query, labels)
