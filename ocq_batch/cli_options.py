@@ -251,8 +251,12 @@ def with_http_options(command: Callable[..., None]) -> Callable[..., None]:
 def http_options(url: str | None, args: HttpArgs) -> HttpOptions | None:
     """HTTP options from the command line, or None when the source is not a URL.
 
-    OCQ_TOKEN is used when it is set and no other credential is named.
+    OCQ_TOKEN is used when it is set and no other credential is named. A bad --compression
+    is refused whatever the source, as every other bad option is.
     """
+    from ocq_batch.promapi import check_compression
+
+    check_compression(args.compression)
     if url is None or not is_url(url):
         return None
     from ocq_batch.http import HttpOptions

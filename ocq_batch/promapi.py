@@ -20,6 +20,15 @@ import orjson
 from ocq_batch.errors import ConfigError, SourceError, WindowError
 from ocq_batch.ingest import Scanned, scan_matrix
 
+COMPRESSIONS = ("auto", "gzip", "none")
+
+
+def check_compression(compression: str) -> str:
+    """``compression`` when it is one of :data:`COMPRESSIONS`; ConfigError naming it otherwise."""
+    if compression not in COMPRESSIONS:
+        raise ConfigError(f"--compression {compression!r} is unknown; use one of {', '.join(COMPRESSIONS)}")
+    return compression
+
 
 def chunk_range(start: float, end: float, step: float, max_points: int = 11000) -> list[tuple[float, float]]:
     """Split the ``query_range`` window ``[start, end]`` (unix s, both included) into requests.

@@ -175,6 +175,8 @@ def test_audit_of_a_tampered_or_foreign_archive(tmp_path: Path) -> None:
     assert proc.returncode == 1 and "manifest" in proc.stderr
 
 
-def test_unknown_compression(out: Path) -> None:
-    proc = run_cli("export", "--source", "http://127.0.0.1:9", "--compression", "zip", "--out", str(out))
+@pytest.mark.parametrize("source", ["http://127.0.0.1:9", str(DEMO)])
+def test_unknown_compression(out: Path, source: str) -> None:
+    # refused with a replay folder too, where no request is made: a typo is never ignored
+    proc = run_cli("export", "--source", source, "--compression", "zip", "--out", str(out))
     assert_clean_failure(proc, out, "--compression 'zip'", "auto, gzip, none")
