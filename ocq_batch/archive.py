@@ -14,6 +14,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ import pyarrow.parquet as pq
 
 from ocq_batch import __version__
 from ocq_batch.archive_samples import samples_reader
+from ocq_batch.closing import Closing
 from ocq_batch.config import Config
 from ocq_batch.durable import fsync_dir, fsync_files
 from ocq_batch.errors import ArchiveError
@@ -119,18 +121,59 @@ def _utc(table: pa.Table) -> pa.Table:
 ROW_GROUP = 1 << 20  # rows per Parquet row group: fixed, so the same store gives the same bytes
 
 
+class SamplesFile(Closing):
+    """``samples.parquet``, written by a thread of its own while the store goes on working.
+
+    The file only needs the loaded samples and the window, so the export starts it as soon
+    as the load is done: the scoring and the audit run beside it (DuckDB, Arrow's kernels and
+    the Parquet writer work without the GIL), instead of before it. It reads through a
+    cursor of the store, a connection of its own that sees the samples as committed by the
+    load. Same rows and bytes as :func:`write_files` writes alone (``tests/test_export.py``).
+    :meth:`close` on a failed run stops it and waits for it; the caller then removes the
+    staging folder.
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, folder: Path, window: Window) -> None:
+        self.path = folder / "samples.parquet"
+        self._cursor = con.cursor()
+        self._cursor.execute("set TimeZone = 'UTC'")  # a session setting: as open_store sets it
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="samples.parquet")
+        bounds = (window.start, window.end)
+        self._rows = self._pool.submit(
+            lambda: _write_streamed(samples_reader(self._cursor, ROW_GROUP, bounds), self.path)
+        )
+
+    def rows(self) -> int:
+        """Wait for the file; its row count (re-raises the thread's error)."""
+        return self._rows.result()
+
+    def close(self) -> None:
+        if not self._rows.done():
+            self._cursor.interrupt()  # a failed run: the query stops at its next step
+        self._pool.shutdown(wait=True)
+        self._cursor.close()
+
+
 def write_files(
-    con: duckdb.DuckDBPyConnection, folder: Path, config: Config, on_file: Callable[[str], None] | None = None
+    con: duckdb.DuckDBPyConnection,
+    folder: Path,
+    config: Config,
+    on_file: Callable[[str], None] | None = None,
+    samples: SamplesFile | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Write every table as Parquet plus ranking.csv into ``folder``; return rows and sha256.
 
     Each result is streamed in Arrow batches and written in row groups of exactly
     ``ROW_GROUP`` rows, so memory stays bounded (a 1e8-sample archive never sits in
     memory whole) and the bytes do not depend on how DuckDB happened to batch them.
+    ``samples``, when given, is samples.parquet already being written into ``folder``: it is
+    waited for after the other files.
     """
     files: dict[str, dict[str, Any]] = {}
     for name, query in TABLES.items():
         path = folder / f"{name}.parquet"
+        if name == "samples" and samples is not None:
+            continue
         if name == "ranking":
             table = _utc(con.sql(query).to_arrow_table())
             pq.write_table(table, path, compression="zstd", row_group_size=ROW_GROUP)
@@ -144,6 +187,10 @@ def write_files(
         files[path.name] = {"rows": rows}
         if on_file:
             on_file(name)
+    if samples is not None:
+        files[samples.path.name] = {"rows": samples.rows()}
+        if on_file:
+            on_file("samples")
     for name, info in files.items():
         p = folder / name
         info["bytes"] = p.stat().st_size

@@ -14,6 +14,7 @@ and each sample's origin is taken from its fetch. Same rows, same order, same ty
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 
 import duckdb
 import numpy as np
@@ -34,18 +35,26 @@ SAMPLES_BY_POSITION = f"""
     from samples as x
     join s using (series_id)
     join f using (fetch_id)
-    cross join run_params as p
-    where x.ts between p.from_ts and p.to_ts
+    where x.ts between $from_ts::timestamptz and $to_ts::timestamptz
     order by s.position, x.ts
 """
 
 
-def samples_reader(con: duckdb.DuckDBPyConnection, batch_rows: int) -> pa.RecordBatchReader:
-    """The rows of ``TABLES["samples"]`` as a stream of batches (memory bounded by the batch size)."""
+def samples_reader(
+    con: duckdb.DuckDBPyConnection, batch_rows: int, window: tuple[datetime, datetime] | None = None
+) -> pa.RecordBatchReader:
+    """The rows of ``TABLES["samples"]`` as a stream of batches (memory bounded by the batch size).
+
+    ``window`` (from, to) is the one in ``run_params`` unless given: the export starts this
+    file before the pipeline writes ``run_params``.
+    """
+    if window is None:
+        window = con.execute("select from_ts, to_ts from run_params").fetchall()[0]
     select = ", ".join(SERIES_COLUMNS)
     series = con.sql(f"select {select} from series order by {SERIES_ORDER}").to_arrow_table()
     origins = con.sql("select origin from fetches order by fetch_id").to_arrow_table()
-    reader = con.sql(SAMPLES_BY_POSITION).to_arrow_reader(batch_rows)
+    bounds = {"from_ts": window[0], "to_ts": window[1]}
+    reader = con.sql(SAMPLES_BY_POSITION, params=bounds).to_arrow_reader(batch_rows)
     parts = {name: series.schema.field(name) for name in SERIES_COLUMNS}
     parts.update({name: reader.schema.field(name) for name in SAMPLE_COLUMNS})
     parts["origin"] = origins.schema.field("origin")

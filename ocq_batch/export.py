@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ocq_batch.archive import (
     REPLAY_DIR,
     STORE_NAME,
+    TABLES,
+    SamplesFile,
     check_out_folder,
     manifest,
     publish,
@@ -123,16 +125,18 @@ def export(
                     advance(1)
                 loader.flush()
                 stats = loader.stats
-                progress.task("scoring", None)
-                run_pipeline(con, config, window)
-                participants, excluded = _participants(con)
-                if participants == 0:
-                    raise EmptyResultError(_empty_message(window, source.label, excluded))
-                progress.task("auditing", None)
-                audit = run_audit(con, config)
                 staging = staging_for(out)
-                advance = progress.task("writing archive", 8)
-                files = write_files(con, staging, config, on_file=lambda _name: advance(1))
+                # samples.parquet only needs the samples: it is written while the rest runs
+                with SamplesFile(con, staging, window) as samples:
+                    progress.task("scoring", None)
+                    run_pipeline(con, config, window)
+                    participants, excluded = _participants(con)
+                    if participants == 0:
+                        raise EmptyResultError(_empty_message(window, source.label, excluded))
+                    progress.task("auditing", None)
+                    audit = run_audit(con, config)
+                    advance = progress.task("writing archive", len(TABLES))
+                    files = write_files(con, staging, config, lambda _name: advance(1), samples)
                 ranking = Rows.query(con, "select * from ranking order by rank, user")
                 timeline = Rows.query(con, "select * from timeline order by user, ts")
             finally:

@@ -1,22 +1,29 @@
-"""samples.parquet from ``archive_samples`` is the plain ``TABLES["samples"]`` query, byte for byte."""
+"""samples.parquet from ``archive_samples`` is the plain ``TABLES["samples"]`` query, byte for byte,
+also when the export writes it in a thread of its own (``archive.SamplesFile``)."""
 
 from __future__ import annotations
 
+import shutil
+import threading
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from ocq_batch import archive
 from ocq_batch.archive_samples import samples_reader
 from ocq_batch.config import DEFAULT
+from ocq_batch.pipeline import Window
 from ocq_batch.queries import plan_queries
 from ocq_batch.sim_replay import write_replay
 from ocq_batch.simulate import SimParams, build_event
 from ocq_batch.sources import ReplaySource
-from ocq_batch.store import Loader, open_store
+from ocq_batch.store import Loader, open_store, transaction
 
 T0 = DEFAULT.start.timestamp()
 WINDOWS = {
@@ -77,3 +84,68 @@ def test_same_parquet_bytes(
     assert fast.read_bytes() == plain.read_bytes()
     if window == "whole":
         assert pq.read_metadata(fast).num_row_groups > 2
+
+
+def _whole_window() -> Window:
+    start, end = WINDOWS["whole"]
+    return Window(datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(end, UTC))
+
+
+def test_samples_file_in_a_thread_is_the_same_file(
+    store: duckdb.DuckDBPyConnection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the export does: the file is written from a cursor while the connection goes on
+    writing tables in a transaction of its own, as the pipeline and the audit do."""
+    monkeypatch.setattr(archive, "ROW_GROUP", 4_000)
+    use_window(store, "whole")
+    plain = tmp_path / "plain.parquet"
+    rows = archive._write_streamed(store.sql(archive.TABLES["samples"]).to_arrow_reader(3_000), plain)
+    (tmp_path / "threaded").mkdir()
+    with archive.SamplesFile(store, tmp_path / "threaded", _whole_window()) as threaded:
+        with transaction(store):
+            for i in range(20):
+                store.execute(f"create or replace table scratch_{i % 3} as select * from series")
+        assert threaded.rows() == rows
+    assert threaded.path.read_bytes() == plain.read_bytes()
+    assert not [t for t in threading.enumerate() if t.name.startswith("samples.parquet")]
+
+
+def test_samples_file_hands_its_error_to_the_caller(
+    store: duckdb.DuckDBPyConnection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def full_disk(reader: object, path: Path) -> int:
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr(archive, "_write_streamed", full_disk)
+    with (
+        archive.SamplesFile(store, tmp_path, _whole_window()) as threaded,
+        pytest.raises(OSError, match="space"),
+    ):
+        threaded.rows()
+
+
+def test_closing_a_running_samples_file_waits_for_it(
+    store: duckdb.DuckDBPyConnection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failed export closes the file while it is being written: the thread is stopped or
+    waited for, so the staging folder can be removed after it."""
+    monkeypatch.setattr(archive, "ROW_GROUP", 500)
+    started = threading.Event()
+    real = archive._write_streamed
+
+    def slow(reader: pa.RecordBatchReader, path: Path) -> int:
+        def batches() -> Iterator[pa.RecordBatch]:
+            for batch in reader:
+                started.set()
+                time.sleep(0.005)
+                yield batch
+
+        return real(pa.RecordBatchReader.from_batches(reader.schema, batches()), path)
+
+    monkeypatch.setattr(archive, "_write_streamed", slow)
+    threaded = archive.SamplesFile(store, tmp_path, _whole_window())
+    assert started.wait(30)
+    threaded.close()
+    assert not [t for t in threading.enumerate() if t.name.startswith("samples.parquet")]
+    shutil.rmtree(tmp_path)
+    assert store.execute("select count(*) from samples").fetchall()[0][0] > 1_000  # the store goes on
