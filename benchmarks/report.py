@@ -86,8 +86,13 @@ def render(results: dict[str, Any]) -> str:
         ]
         phases = demo.get("phases") or {}
         if phases and "error" not in phases:
-            lines += ["Where the time goes (the same steps run one by one in one process):", "",
-                      "| phase | seconds |", "|---|---|"]  # fmt: skip
+            lines += [
+                "Where the time goes (the same steps in one process; samples.parquet is written by its",
+                "thread from the end of the load, as in the export):",
+                "",
+                "| phase | seconds |",
+                "|---|---|",
+            ]
             for key, value in phases.items():
                 if key not in ("seconds", "peak_rss_mb"):
                     shown = f"{value:.2f}" if isinstance(value, float) else str(value)
