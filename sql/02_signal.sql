@@ -9,8 +9,11 @@
 -- signal_keys: one row per (user, exercise, env, cluster) with a known sample in the window.
 -- sql/samples/02_signal.sql and 03_transitions.sql give the same from every sample.
 drop table if exists signal;  -- the sample-level projection of sql/samples/02_signal.sql
+-- signal_edges only feeds step 03, in the same run: a temporary table, never written to the
+-- store's log (a stored one, from an earlier version, goes)
+drop table if exists main.signal_edges;
 
-create or replace table signal_edges as
+create or replace temp table signal_edges as
 with p as (
     select * from run_params
 ),

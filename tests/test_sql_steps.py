@@ -10,6 +10,7 @@ import pytest
 from conftest import T0, MiniEvent, minutes, rows, series, steps
 
 from ocq_batch.config import DEFAULT
+from ocq_batch.paths import sql_text
 
 NAN = math.nan
 
@@ -260,3 +261,17 @@ def test_a_failed_run_leaves_the_previous_projections(run_event, monkeypatch):
         pipeline.run_pipeline(con, DEFAULT, narrower)
     after = {t: rows(con, f"select * from {t} order by all") for t in ("transitions", "scores", "ranking")}
     assert after == before
+
+
+def test_signal_edges_stays_out_of_the_store(run_event):
+    """Step 02's signal_edges only feeds step 03 of the same run: a temporary table, which the
+    commit does not write. A stored one, left by an earlier version, is dropped."""
+    flapping = series([0, 0, 1, 1, 0, 0, 1, 1], start_min=50)
+    con = run_event(MiniEvent(prod("hero", {("ann", "t1"): flapping})))
+    stored = "select count(*) from duckdb_tables() where table_name = 'signal_edges' and not temporary"
+    assert con.execute(stored).fetchall() == [(0,)]
+    assert len(rows(con, "select * from transitions")) == 3
+    con.execute("drop table signal_edges")
+    con.execute("create table main.signal_edges as select 1 as stale")  # as an earlier version left it
+    con.execute(sql_text("02_signal.sql"))
+    assert con.execute(stored).fetchall() == [(0,)]
