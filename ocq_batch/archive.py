@@ -128,7 +128,8 @@ class SamplesFile(Closing):
     as the load is done: the scoring and the audit run beside it (DuckDB, Arrow's kernels and
     the Parquet writer work without the GIL), instead of before it. It reads through a
     cursor of the store, a connection of its own that sees the samples as committed by the
-    load. Same rows and bytes as :func:`write_files` writes alone (``tests/test_export.py``).
+    load. Same rows and bytes as :func:`write_files` writes alone
+    (``tests/test_archive_samples.py``).
     :meth:`close` on a failed run stops it and waits for it; the caller then removes the
     staging folder.
     """

@@ -39,7 +39,7 @@ def arrow_without_pandas() -> bool:
 
 
 def _skip_pandas_check(pyarrow: ModuleType) -> None:
-    """Run pyarrow's one look for pandas while ``import pandas`` fails."""
+    """Run pyarrow's two looks for pandas once, while ``import pandas`` fails."""
     shim = getattr(getattr(pyarrow, "lib", None), "_pandas_api", None)
     if shim is None or "pandas" in sys.modules:  # another pyarrow, or pandas came first
         return
