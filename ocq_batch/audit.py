@@ -7,6 +7,7 @@ board). Everything is a projection: rebuilt from the samples on every run.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -138,8 +139,15 @@ def decide_cutoff(robustness: list[dict[str, Any]], top: int) -> CutOff:
     return CutOff(top, not tied and not pairs, tied, pairs)
 
 
-def run_audit(con: duckdb.DuckDBPyConnection, config: Config) -> AuditResult:
-    """Build robustness, findings and live_vs_batch, then the cut-off and prize findings."""
+def run_audit(
+    con: duckdb.DuckDBPyConnection, config: Config, carried: Sequence[tuple[Any, ...]] = ()
+) -> AuditResult:
+    """Build robustness, findings and live_vs_batch, then the cut-off and prize findings.
+
+    ``carried`` are findings this store cannot make again, from an earlier audit of the
+    same event (an archive's ``audit.parquet``: see :func:`ocq_batch.reload.carried_findings`),
+    as full findings rows.
+    """
     write_audit_params(con, config)
     con.execute("set TimeZone = ?", [config.timezone])  # sentences speak the event's time
     try:
@@ -155,6 +163,15 @@ def run_audit(con: duckdb.DuckDBPyConnection, config: Config) -> AuditResult:
                 values (?, ?, ?, ?, ?, ?, ?, ?)
                 """,
                 extra,
+            )
+        if carried:
+            con.executemany(
+                """
+                insert into findings (severity, "check", user, exercise, env, cluster, evidence_at,
+                                      evidence_until, value, message)
+                values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+                list(carried),
             )
         findings = Rows.query(
             con,

@@ -212,14 +212,15 @@ def _audited(
     """Run export (or reload an archive) and the audit; return (con, config, window, audit, where)."""
     from ocq_batch.audit import run_audit
     from ocq_batch.pipeline import run_pipeline
-    from ocq_batch.reload import load_archive
+    from ocq_batch.reload import carried_findings, load_archive
     from ocq_batch.store import open_store
 
     if archive is not None:
-        con, config, window, _manifest = load_archive(archive)
-        config = config.with_overrides(env=env, model=model, top=top)
+        con, archived, window, _manifest = load_archive(archive)
+        config = archived.with_overrides(env=env, model=model, top=top)
         run_pipeline(con, config, window)
-        return con, config, window, run_audit(con, config), str(archive)
+        carried = carried_findings(archive, archived, config)
+        return con, config, window, run_audit(con, config, carried), str(archive)
     config, window = _resolve(config_path, env, model, top, start, end)
     result = _run_export(config, window, source, http, out_dir, store, quiet)
     return open_store(result.store, read_only=True), config, window, result.audit, str(result.out)

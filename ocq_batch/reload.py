@@ -6,11 +6,21 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow.parquet as pq
 
 from ocq_batch.analysis.reading import read_archive
 from ocq_batch.analysis.rescore import Rescorer
 from ocq_batch.config import Config
 from ocq_batch.pipeline import Window
+
+# Checks an archive cannot recompute: they read samples after --to, which it does not hold.
+# Its own audit (audit.parquet) found them when the export still had those samples.
+OUTSIDE_WINDOW_CHECKS = ("completed_after_window",)
+CARRIED = " (found by the export's audit: the archive holds no samples after --to)"
+FINDING_COLUMNS = (
+    *("severity", "check", "user", "exercise", "env", "cluster"),
+    *("evidence_at", "evidence_until", "value", "message"),
+)
 
 
 def load_archive(folder: Path) -> tuple[duckdb.DuckDBPyConnection, Config, Window, dict[str, Any]]:
@@ -27,3 +37,15 @@ def load_archive(folder: Path) -> tuple[duckdb.DuckDBPyConnection, Config, Windo
             "update fetches set warnings = list_append(warnings, ?) where query = ?", [text or query, query]
         )
     return con, archive.config, archive.window, archive.manifest
+
+
+def carried_findings(folder: Path, archived: Config, config: Config) -> list[tuple[Any, ...]]:
+    """The archive's own findings of :data:`OUTSIDE_WINDOW_CHECKS`, as rows for the re-audit's
+    ``findings`` (severity, check, user, exercise, env, cluster, evidence_at, evidence_until,
+    value, message). None when the re-audit scores another environment than the export did:
+    those findings were about the archived one."""
+    if config.env != archived.env:
+        return []
+    wanted = [("check", "in", list(OUTSIDE_WINDOW_CHECKS))]
+    rows = pq.read_table(folder / "audit.parquet", columns=list(FINDING_COLUMNS), filters=wanted)
+    return [(*list(row.values())[:-1], row["message"] + CARRIED) for row in rows.to_pylist()]

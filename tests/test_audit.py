@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
-from conftest import T0, MiniEvent, minutes, series, steps
+from conftest import T0, MiniEvent, minutes, run_cli, series, steps
 
 from ocq_batch.audit import decide_cutoff, run_audit
 from ocq_batch.config import DEFAULT, Audit
+from ocq_batch.reload import CARRIED
 
 NO_COLLECT = replace(DEFAULT, audit=replace(Audit(), collect_interval_s=0.0))
 
@@ -183,3 +186,28 @@ def test_score_bounds_contain_the_score(run_event, model) -> None:
     ann = rob.set_index("user").loc["ann"]
     if model == "continuous":  # every completion up to 5 minutes earlier: 3 exercises x 2 points
         assert ann.score_max - ann.score_min == pytest.approx(6.0)
+
+
+def test_audit_of_an_archive_keeps_the_completions_after_its_window(tmp_path: Path) -> None:
+    """An archive holds only the window's samples, so a re-audit cannot see completions after
+    --to: it carries the export's own findings of them, saying where they come from."""
+    out = tmp_path / "early"
+    window = ("--from", "2024-10-04T13:15:00Z", "--to", "2024-10-04T14:00:00Z")
+    done = run_cli("export", "-q", *window, "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    archived = pq.read_table(out / "audit.parquet").to_pylist()
+    after = [r for r in archived if r["check"] == "completed_after_window"]
+    assert len(after) >= 10
+
+    wide = {"COLUMNS": "400"}  # one finding per line
+    again = run_cli("audit", "--info", "--archive", str(out), env=wide)
+    assert again.returncode in (0, 3), again.stderr
+    lines = [line for line in again.stdout.splitlines() if line.startswith("info    completed_after_window ")]
+    assert len(lines) == len(after)
+    assert all(CARRIED.strip() in line for line in lines)
+    assert f"completed_after_window {len(after)}" in again.stdout
+
+    # a re-audit for another environment does not carry findings about this one
+    other = run_cli("audit", "--info", "--archive", str(out), "--env", "dev", env=wide)
+    assert other.returncode in (0, 3), other.stderr
+    assert "info    completed_after_window " not in other.stdout
