@@ -7,7 +7,6 @@ board). Everything is a projection: rebuilt from the samples on every run.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +19,7 @@ from ocq_batch.rows import Rows
 
 if TYPE_CHECKING:
     import pandas as pd
+    import pyarrow as pa
 
 SEVERITIES = ("error", "warning", "info")
 
@@ -139,14 +139,12 @@ def decide_cutoff(robustness: list[dict[str, Any]], top: int) -> CutOff:
     return CutOff(top, not tied and not pairs, tied, pairs)
 
 
-def run_audit(
-    con: duckdb.DuckDBPyConnection, config: Config, carried: Sequence[tuple[Any, ...]] = ()
-) -> AuditResult:
+def run_audit(con: duckdb.DuckDBPyConnection, config: Config, carried: pa.Table | None = None) -> AuditResult:
     """Build robustness, findings and live_vs_batch, then the cut-off and prize findings.
 
     ``carried`` are findings this store cannot make again, from an earlier audit of the
-    same event (an archive's ``audit.parquet``: see :func:`ocq_batch.reload.carried_findings`),
-    as full findings rows.
+    same event (rows of an archive's ``audit.parquet``: see
+    :func:`ocq_batch.reload.carried_findings`); they are added by column name.
     """
     write_audit_params(con, config)
     con.execute("set TimeZone = ?", [config.timezone])  # sentences speak the event's time
@@ -164,15 +162,10 @@ def run_audit(
                 """,
                 extra,
             )
-        if carried:
-            con.executemany(
-                """
-                insert into findings (severity, "check", user, exercise, env, cluster, evidence_at,
-                                      evidence_until, value, message)
-                values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """,
-                list(carried),
-            )
+        if carried is not None and carried.num_rows:
+            con.register("carried", carried)
+            con.execute("insert into findings by name select * from carried")
+            con.unregister("carried")
         findings = Rows.query(
             con,
             """

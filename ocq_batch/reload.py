@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ocq_batch.analysis.reading import read_archive
@@ -17,10 +19,6 @@ from ocq_batch.pipeline import Window
 # Its own audit (audit.parquet) found them when the export still had those samples.
 OUTSIDE_WINDOW_CHECKS = ("completed_after_window",)
 CARRIED = " (found by the export's audit: the archive holds no samples after --to)"
-FINDING_COLUMNS = (
-    *("severity", "check", "user", "exercise", "env", "cluster"),
-    *("evidence_at", "evidence_until", "value", "message"),
-)
 
 
 def load_archive(folder: Path) -> tuple[duckdb.DuckDBPyConnection, Config, Window, dict[str, Any]]:
@@ -39,13 +37,14 @@ def load_archive(folder: Path) -> tuple[duckdb.DuckDBPyConnection, Config, Windo
     return con, archive.config, archive.window, archive.manifest
 
 
-def carried_findings(folder: Path, archived: Config, config: Config) -> list[tuple[Any, ...]]:
-    """The archive's own findings of :data:`OUTSIDE_WINDOW_CHECKS`, as rows for the re-audit's
-    ``findings`` (severity, check, user, exercise, env, cluster, evidence_at, evidence_until,
-    value, message). None when the re-audit scores another environment than the export did:
-    those findings were about the archived one."""
+def carried_findings(folder: Path, archived: Config, config: Config) -> pa.Table | None:
+    """The archive's own findings of :data:`OUTSIDE_WINDOW_CHECKS` (rows of ``audit.parquet``,
+    whose columns are the ``findings`` table's), each message saying where it comes from.
+    None when the re-audit scores another environment than the export did: those findings
+    were about the archived one."""
     if config.env != archived.env:
-        return []
+        return None
     wanted = [("check", "in", list(OUTSIDE_WINDOW_CHECKS))]
-    rows = pq.read_table(folder / "audit.parquet", columns=list(FINDING_COLUMNS), filters=wanted)
-    return [(*list(row.values())[:-1], row["message"] + CARRIED) for row in rows.to_pylist()]
+    table = pq.read_table(folder / "audit.parquet", filters=wanted)
+    message = pc.binary_join_element_wise(table.column("message"), CARRIED, "")
+    return table.set_column(table.schema.get_field_index("message"), "message", message)
