@@ -3,21 +3,21 @@
 -- the series is already 1 at window start). First completion is sticky: later 1->0
 -- (n_regressions) and 0->1 again (n_flaps) are counted, never re-scored.
 -- is_counted marks, per (user, exercise, env), the earliest cluster (ties: cluster name).
+-- One group-by, no window over the transitions: a key's rows alternate (each change flips
+-- the state, and the window-start row is kept only at 1), so every 1->0 row follows the
+-- first row at 1, and every row at 1 but the first is a flap. The tests check this order,
+-- and these columns against the row-by-row definition (tests/conftest.py, run_checked).
 create or replace table completions as
-with marked as (
-    select *, min(ts) filter (where to_value = 1) over (partition by user, exercise, env, cluster) as first_up_at
-    from transitions
-),
-firsts as (
+with firsts as (
     select user, exercise, env, cluster,
-           first_up_at as completed_at,
-           any_value(prev_ts) filter (where ts = first_up_at) as completed_after,
-           any_value(is_window_start) filter (where ts = first_up_at) as complete_at_window_start,
-           count(*) filter (where ts > first_up_at and to_value = 1) as n_flaps,
-           count(*) filter (where ts > first_up_at and to_value = 0) as n_regressions
-    from marked
-    where first_up_at is not null
-    group by user, exercise, env, cluster, first_up_at
+           min(ts) filter (where to_value = 1) as completed_at,
+           arg_min_null(prev_ts, ts) filter (where to_value = 1) as completed_after,
+           arg_min_null(is_window_start, ts) filter (where to_value = 1) as complete_at_window_start,
+           count(*) filter (where to_value = 1) - 1 as n_flaps,
+           count(*) filter (where to_value = 0) as n_regressions
+    from transitions
+    group by user, exercise, env, cluster
+    having count(*) filter (where to_value = 1) > 0
 )
 select
     user, exercise, env, cluster,

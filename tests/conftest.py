@@ -133,6 +133,52 @@ def run_checked(con: duckdb.DuckDBPyConnection, config: Config, window: Window) 
             extra = con.execute(f"select count(*) from (from {a} except all from {b})").fetchall()[0][0]
             assert extra == 0, f"{a} has {extra} rows {b} has not"
         con.execute(f"drop table ref_{table}")
+    for suffix in ("", "_alt"):  # the configured signal, and the other one the audit compares
+        check_completions(con, suffix)
+
+
+# completions as SCORING.md words them, one window per key, row by row: step 04 counts the
+# same with one group-by, relying on the order of a key's transitions (checked first)
+COMPLETIONS_BY_DEFINITION = """
+with marked as (
+    select *, min(ts) filter (where to_value = 1)
+                  over (partition by user, exercise, env, cluster) as first_up_at
+    from transitions{suffix}
+),
+firsts as (
+    select user, exercise, env, cluster, first_up_at as completed_at,
+           any_value(prev_ts) filter (where ts = first_up_at) as completed_after,
+           any_value(is_window_start) filter (where ts = first_up_at) as complete_at_window_start,
+           count(*) filter (where ts > first_up_at and to_value = 1) as n_flaps,
+           count(*) filter (where ts > first_up_at and to_value = 0) as n_regressions
+    from marked
+    where first_up_at is not null
+    group by user, exercise, env, cluster, first_up_at
+)
+select *, row_number() over (partition by user, exercise, env order by completed_at, cluster) = 1
+          as is_counted
+from firsts
+"""
+
+
+def check_completions(con: duckdb.DuckDBPyConnection, suffix: str = "") -> None:
+    """A key's transitions alternate between 1 and 0, the first at 1 (the window-start row is
+    kept at 1 only), and ``completions`` is what the definition above gives."""
+    transitions, completions = f"transitions{suffix}", f"completions{suffix}"
+    definition = f"({COMPLETIONS_BY_DEFINITION.format(suffix=suffix)})"
+    out_of_order = con.execute(
+        f"""
+        select count(*) from (
+            select to_value,
+                   lag(to_value) over (partition by user, exercise, env, cluster order by ts) as before
+            from {transitions}
+        ) where to_value = before or (before is null and to_value = 0)
+        """
+    ).fetchall()[0][0]
+    assert out_of_order == 0, f"{out_of_order} rows of {transitions} do not alternate from 1"
+    for a, b in ((completions, definition), (definition, completions)):
+        extra = con.execute(f"select count(*) from (from {a} except all from {b})").fetchall()[0][0]
+        assert extra == 0, f"{completions} differs from its definition by {extra} rows"
 
 
 def rows(con: duckdb.DuckDBPyConnection, query: str, *params: object) -> list[dict[str, object]]:
