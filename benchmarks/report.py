@@ -139,9 +139,11 @@ def render(results: dict[str, Any]) -> str:
                 )
                 lines.append(_row("fetch + parse, --compression gzip", gz, n, note))
         else:
-            lines.append(
-                "| fetch | - | - | - | TSDB too slow to build at this size: loaded from the replay folder |"
-            )
+            lines.append("| fetch | - | - | - | not measured in this run: loaded from the replay folder |")
+        if "export_server" in size:
+            what = "fetch to archive and report, as the organiser runs it: the end to end"
+            name = "`ocq-batch export --source http://127.0.0.1:<port>`, one process"
+            lines.append(_row(name, size["export_server"], n, what))
         load = size.get("load") or {}
         plain = size.get("load_plain", {}).get("seconds")
         load_notes = []
@@ -194,13 +196,14 @@ def render(results: dict[str, Any]) -> str:
             default=0,
         )
         export = size.get("export") or {}
-        lines += [
-            "",
-            f"End to end (load to archive): {total or 0:.1f} s over the stages"
-            + (f", {export['seconds']:.1f} s as one export" if "seconds" in export else "")
-            + f"; highest peak RSS of ocq-batch (stages and export) {peak / GiB:.2f} GiB.",
-            "",
-        ]
+        server = size.get("export_server") or {}
+        whole = f"End to end: {total or 0:.1f} s over the stages from load to archive"
+        if "seconds" in export:
+            whole += f", {export['seconds']:.1f} s as one export of the replay folder"
+        if "seconds" in server:
+            whole += f", {server['seconds']:.1f} s as one export from the server"
+        whole += f"; highest peak RSS of ocq-batch (stages and exports) {peak / GiB:.2f} GiB."
+        lines += ["", whole, ""]
         parsers = size.get("parsers")
         if parsers and "samples" in parsers:
             lines += [
