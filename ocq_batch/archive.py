@@ -31,6 +31,7 @@ from ocq_batch.config import Config
 from ocq_batch.durable import fsync_dir, fsync_files
 from ocq_batch.errors import ArchiveError
 from ocq_batch.pipeline import Window
+from ocq_batch.store import utc_session
 from ocq_batch.timeutil import iso, zone
 
 FORMAT = "ocq-archive"
@@ -137,7 +138,7 @@ class SamplesFile(Closing):
     def __init__(self, con: duckdb.DuckDBPyConnection, folder: Path, window: Window) -> None:
         self.path = folder / "samples.parquet"
         self._cursor = con.cursor()
-        self._cursor.execute("set TimeZone = 'UTC'")  # a session setting: as open_store sets it
+        utc_session(self._cursor)
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="samples.parquet")
         bounds = (window.start, window.end)
         self._rows = self._pool.submit(

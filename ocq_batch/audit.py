@@ -16,6 +16,7 @@ from ocq_batch.config import Config
 from ocq_batch.paths import sql_steps, sql_text
 from ocq_batch.pipeline import LAST_SCORING_STEP
 from ocq_batch.rows import Rows
+from ocq_batch.store import utc_session
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -164,8 +165,10 @@ def run_audit(con: duckdb.DuckDBPyConnection, config: Config, carried: pa.Table 
             )
         if carried is not None and carried.num_rows:
             con.register("carried", carried)
-            con.execute("insert into findings by name select * from carried")
-            con.unregister("carried")
+            try:
+                con.execute("insert into findings by name select * from carried")
+            finally:
+                con.unregister("carried")
         findings = Rows.query(
             con,
             """
@@ -176,7 +179,7 @@ def run_audit(con: duckdb.DuckDBPyConnection, config: Config, carried: pa.Table 
         )
         live = Rows.query(con, "select * from live_vs_batch order by batch_rank, user")
     finally:
-        con.execute("set TimeZone = 'UTC'")
+        utc_session(con)
     return AuditResult({"findings": findings, "live": live, "robustness": robustness}, cutoff)
 
 

@@ -56,6 +56,12 @@ class LoadStats:
     warnings: list[str] = field(default_factory=list)
 
 
+def utc_session(con: duckdb.DuckDBPyConnection) -> None:
+    """The store's session setting: timestamps read and written in UTC. DuckDB keeps it per
+    connection, so every cursor of the store needs it too."""
+    con.execute("set TimeZone = 'UTC'")
+
+
 def open_store(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open (or create) the store at ``path`` and check its schema version."""
     try:
@@ -69,7 +75,7 @@ def open_store(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection
         raise StoreError(
             f"{path} is not a DuckDB store ({str(exc).splitlines()[0]}); pass another --out"
         ) from None
-    con.execute("set TimeZone = 'UTC'")
+    utc_session(con)
     limit = os.environ.get("OCQ_DUCKDB_MEMORY", MEMORY_LIMIT)
     if not _MEMORY.match(limit):
         raise StoreError(f"OCQ_DUCKDB_MEMORY={limit!r} is not a size such as 2GB or 512MB; fix or unset it")
