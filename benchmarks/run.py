@@ -36,8 +36,8 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(REPO))
 
-from ocq_batch.bench import PromServer, build_tsdb, copy_tsdb  # noqa: E402
-from ocq_batch.simulate import SimParams, build_event  # noqa: E402
+from ocq_batch.sim.event import SimParams, build_event  # noqa: E402
+from testbench.prometheus import PromServer, build_tsdb, copy_tsdb  # noqa: E402
 
 # participants for each size: 28 queries x 361 points = 10,108 samples per participant
 SIZES = {"1e5": 8, "1e6": 97, "1e7": 987, "1e8": 9891}

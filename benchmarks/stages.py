@@ -2,8 +2,7 @@
 
 Each stage imports what it needs first, then times only its own work and prints one JSON
 line: ``{"seconds": wall, "peak_rss_mb": peak RSS of this process, ...}``. Running every
-stage in a fresh process gives each its own peak memory (``ru_maxrss``). Each process first
-sets glibc's malloc as the ``ocq-batch`` command does (:mod:`ocq_batch.malloc`).
+stage in a fresh process gives each its own peak memory (``ru_maxrss``).
 """
 
 from __future__ import annotations
@@ -28,22 +27,22 @@ import numpy as np
 import orjson
 import pandas as pd
 
-from ocq_batch import changelog
-from ocq_batch.archive import SamplesFile, write_files
-from ocq_batch.config import DEFAULT, Config
-from ocq_batch.http import HttpOptions
-from ocq_batch.http_source import HttpSource
-from ocq_batch.malloc import keep_freed_memory
-from ocq_batch.openmetrics import write_recorded_openmetrics
-from ocq_batch.parse import parse_response, parse_response_plain
-from ocq_batch.paths import sql_text
-from ocq_batch.pipeline import Window, signal_steps, write_exclusions, write_params
-from ocq_batch.promapi import chunk_range
-from ocq_batch.queries import plan_queries
-from ocq_batch.sim_replay import write_replay
-from ocq_batch.simulate import SimParams, build_event
-from ocq_batch.sources import ReplaySource
-from ocq_batch.store import Loader, open_store
+from ocq_batch.archive.write import SamplesFile, write_files
+from ocq_batch.config.model import DEFAULT, Config, Window
+from ocq_batch.detect.steps import signal_steps, step, write_exclusions, write_params
+from ocq_batch.load import changelog
+from ocq_batch.load.loader import Loader
+from ocq_batch.load.store import open_store
+from ocq_batch.pull.api import chunk_range
+from ocq_batch.pull.http_options import HttpOptions
+from ocq_batch.pull.parse import parse_response, parse_response_plain
+from ocq_batch.pull.queries import plan_queries
+from ocq_batch.pull.server import HttpSource
+from ocq_batch.pull.source import ReplaySource
+from ocq_batch.resources import sql_text
+from ocq_batch.sim.event import SimParams, build_event
+from ocq_batch.sim.openmetrics import write_recorded_openmetrics
+from ocq_batch.sim.replay import write_replay
 
 STEP_S = 30.0
 
@@ -131,8 +130,8 @@ def export_phases(a: dict[str, Any]) -> dict[str, Any]:
     began = time.perf_counter()
     subprocess.run([sys.executable, "-c", "import ocq_batch.cli"], check=True)  # a fresh interpreter
     out: dict[str, Any] = {"python start + imports (ocq_batch.cli)": time.perf_counter() - began}
-    from ocq_batch.pipeline import run_pipeline
-    from ocq_batch.replay import ReplayWriter
+    from ocq_batch.detect.steps import run_pipeline
+    from ocq_batch.pull.replay import ReplayWriter
 
     start, end = a["window"]
     win = _win(a)
@@ -158,7 +157,7 @@ def export_phases(a: dict[str, Any]) -> dict[str, Any]:
             run_pipeline(con, DEFAULT, win)
             out["the other signal for the audit (02-04, from samples)"] = time.perf_counter() - clock - one
             try:
-                from ocq_batch.audit import run_audit  # type: ignore[attr-defined]
+                from ocq_batch.audit.run import run_audit  # type: ignore[attr-defined]
 
                 clock = time.perf_counter()
                 run_audit(con, DEFAULT)
@@ -266,8 +265,8 @@ def _steps(con: duckdb.DuckDBPyConnection, names: list[str]) -> None:
 
 def _detect_steps(con: duckdb.DuckDBPyConnection, from_samples: bool) -> list[str]:
     """Steps 01 to 04 as ``run_pipeline`` picks them (from the change log, or the samples)."""
-    first = "samples/01_participants.sql" if from_samples else "01_participants.sql"
-    return [first, *signal_steps(con, DEFAULT.signal, from_samples), "04_completions.sql"]
+    first = step("01_participants", from_samples)
+    return [first, *signal_steps(con, DEFAULT.signal, from_samples), step("04_completions")]
 
 
 def _sql_stage(
@@ -288,9 +287,9 @@ def _sql_stage(
 
 detect = _sql_stage(detect=True)
 detect_samples = _sql_stage(detect=True, from_samples=True)
-score = _sql_stage(["05_scores.sql"])
-rank = _sql_stage(["06_ranking.sql"])
-timeline = _sql_stage(["07_timeline.sql"])
+score = _sql_stage([step("05_scores")])
+rank = _sql_stage([step("06_ranking")])
+timeline = _sql_stage([step("07_timeline")])
 
 
 def detect_score_rank(a: dict[str, Any]) -> dict[str, Any]:
@@ -303,7 +302,7 @@ def detect_score_rank(a: dict[str, Any]) -> dict[str, Any]:
         began = time.perf_counter()
         con.execute("begin transaction")
         write_params(con, replace(DEFAULT, step_s=STEP_S), _win(a))
-        _steps(con, [*_detect_steps(con, False), "05_scores.sql", "06_ranking.sql"])
+        _steps(con, [*_detect_steps(con, False), step("05_scores"), step("06_ranking")])
         con.execute("commit")
         best = min(best, time.perf_counter() - began)
     con.close()
@@ -313,8 +312,8 @@ def detect_score_rank(a: dict[str, Any]) -> dict[str, Any]:
 def audit(a: dict[str, Any]) -> dict[str, Any]:
     """The audit of later issues, when this checkout has one (``ocq_batch.audit.run_audit``)."""
     try:
-        from ocq_batch.audit import run_audit  # type: ignore[attr-defined]
-        from ocq_batch.pipeline import run_pipeline
+        from ocq_batch.audit.run import run_audit  # type: ignore[attr-defined]
+        from ocq_batch.detect.steps import run_pipeline
     except ImportError as exc:
         return {"skipped": f"no audit step ({exc})"}
     con = open_store(Path(a["store"]))
@@ -467,7 +466,6 @@ STAGES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
 
 def main() -> None:
     name, args = sys.argv[1], json.loads(sys.argv[2])
-    keep_freed_memory()  # every stage runs with the malloc settings of the console entry point
     began = time.perf_counter()
     result = STAGES[name](args)
     result.setdefault("seconds", time.perf_counter() - began)

@@ -1,16 +1,21 @@
-"""Errors raised by ocq-batch.
+"""Every error ocq-batch raises on purpose, in one tree.
 
-Every error the user can cause or fix is an :class:`OcqError`; the CLI prints
-its message on one line and exits with code 1. Anything else is a bug.
+Every error the user can cause or fix is an :class:`OcqError`; the command line prints its
+message on one line and exits with code 1. Anything else is a bug.
 
     OcqError
-     ├── ConfigError        a config file or option value is wrong
-     ├── WindowError        the scoring window is empty, reversed or outside the data
-     ├── SourceError        a source cannot be read or answered badly
-     │    └── ReplayError   a recorded replay folder is missing, corrupt or incomplete
-     ├── StoreError         the DuckDB store cannot be opened or has another schema
-     ├── EmptyResultError   the window holds no participant
-     └── ArchiveError       the archive cannot be written or published
+     ├── ConfigError            a config file or option value is wrong
+     ├── WindowError            the scoring window is empty, reversed or outside the data
+     ├── SourceError            a source cannot be read or answered badly
+     │    ├── ReplayError       a recorded replay folder is missing, corrupt or incomplete
+     │    └── TransientError    a server failure worth retrying (caught by the retry loop;
+     │                          it only escapes as the SourceError that gives up)
+     ├── StoreError             the DuckDB store cannot be opened or has another schema
+     ├── EmptyResultError       the window holds no participant
+     └── ArchiveError           the archive cannot be written, published or read
+          ├── NotAnArchiveError   the folder has no ocq-batch manifest
+          ├── SchemaVersionError  the archive's layout is of another version
+          └── TamperedFileError   a file is missing or no longer matches its sha256
 """
 
 from __future__ import annotations
@@ -36,6 +41,16 @@ class ReplayError(SourceError):
     """A recorded replay folder is missing, corrupt or does not answer a query."""
 
 
+class TransientError(SourceError):
+    """A failure worth retrying (a timeout, a cut body, 429, 5xx); ``problem`` says what
+    happened and ``retry_after`` how long the server asked to wait (s), if it did."""
+
+    def __init__(self, problem: str, retry_after: float | None = None) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.retry_after = retry_after
+
+
 class StoreError(OcqError):
     """The DuckDB store cannot be opened, or was written by another schema version."""
 
@@ -45,4 +60,16 @@ class EmptyResultError(OcqError):
 
 
 class ArchiveError(OcqError):
-    """The archive could not be written or moved into place."""
+    """The archive could not be written, moved into place, or read back."""
+
+
+class NotAnArchiveError(ArchiveError):
+    """The folder has no ocq-batch manifest.json, or its manifest is not an archive's."""
+
+
+class SchemaVersionError(ArchiveError):
+    """The archive was written with a schema version this ocq-batch cannot read."""
+
+
+class TamperedFileError(ArchiveError):
+    """A file of the archive is missing or its sha256 no longer matches the manifest."""

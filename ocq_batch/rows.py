@@ -49,21 +49,8 @@ class Rows:
         return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
 
     def column(self, name: str) -> list[Any]:
-        """One column as Python values (timestamps converted here: pyarrow's own conversion
-        of zoned timestamps imports pandas)."""
-        column = self.table.column(name)
-        if not pa.types.is_timestamp(column.type):
-            return column.to_pylist()
-        to_us = {"s": 1_000_000, "ms": 1_000, "us": 1}.get(column.type.unit)
-        if to_us is None:  # nanoseconds: DuckDB's timestamp_ns, truncated to microseconds as it does
-            column, to_us = column.cast(pa.timestamp("us", column.type.tz), safe=False), 1
-        epoch = _EPOCH if column.type.tz else _EPOCH.replace(tzinfo=None)
-        tz = ZoneInfo(column.type.tz) if column.type.tz else None
-        out = []
-        for v in column.cast(pa.int64()).to_pylist():
-            when = None if v is None else epoch + timedelta(microseconds=v * to_us)
-            out.append(when.astimezone(tz) if when is not None and tz is not None else when)
-        return out
+        """One column as Python values (see :func:`python_values`)."""
+        return python_values(self.table.column(name))
 
     @functools.cached_property
     def frame(self) -> pd.DataFrame:
@@ -74,3 +61,20 @@ class Rows:
             return con.from_arrow(self.table).df()
         finally:
             con.close()
+
+
+def python_values(column: pa.ChunkedArray) -> list[Any]:
+    """A column as Python values; timestamps as aware datetimes in the column's zone (converted
+    here: pyarrow's own conversion of zoned timestamps imports pandas)."""
+    if not pa.types.is_timestamp(column.type):
+        return column.to_pylist()
+    to_us = {"s": 1_000_000, "ms": 1_000, "us": 1}.get(column.type.unit)
+    if to_us is None:  # nanoseconds: DuckDB's timestamp_ns, truncated to microseconds as it does
+        column, to_us = column.cast(pa.timestamp("us", column.type.tz), safe=False), 1
+    epoch = _EPOCH if column.type.tz else _EPOCH.replace(tzinfo=None)
+    tz = ZoneInfo(column.type.tz) if column.type.tz else None
+    out = []
+    for v in column.cast(pa.int64()).to_pylist():
+        when = None if v is None else epoch + timedelta(microseconds=v * to_us)
+        out.append(when.astimezone(tz) if when is not None and tz is not None else when)
+    return out

@@ -14,13 +14,14 @@ import duckdb
 import pandas as pd
 import pytest
 
-from ocq_batch.config import DEFAULT, Config
-from ocq_batch.pipeline import Window, run_pipeline
-from ocq_batch.promjson import matrix_body
-from ocq_batch.queries import plan_queries
-from ocq_batch.replay import ReplayWriter
-from ocq_batch.sources import ReplaySource
-from ocq_batch.store import Loader, open_store
+from ocq_batch.config.model import DEFAULT, Config, Window
+from ocq_batch.detect.steps import run_pipeline
+from ocq_batch.load.loader import Loader
+from ocq_batch.load.store import open_store
+from ocq_batch.pull.queries import plan_queries
+from ocq_batch.pull.replay import ReplayWriter
+from ocq_batch.pull.source import ReplaySource
+from ocq_batch.sim.promjson import matrix_body
 from ocq_batch.timeutil import from_epoch
 
 pytest_plugins = ["promfixtures"]

@@ -17,10 +17,10 @@ from typing import Any
 import httpx
 import pytest
 
-from ocq_batch.bench import PromServer, build_tsdb, copy_tsdb
-from ocq_batch.config import DEFAULT
-from ocq_batch.live_rules import rules_yaml
-from ocq_batch.simulate import Event, SimParams, build_event
+from ocq_batch.config.model import DEFAULT
+from ocq_batch.sim.event import Event, SimParams, build_event
+from testbench.live_rules import rules_yaml
+from testbench.prometheus import PromServer, build_tsdb, copy_tsdb
 
 REPO = Path(__file__).resolve().parent.parent
 RULES = REPO / "data" / "rules" / "opencodequest.rules.yml"

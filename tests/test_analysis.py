@@ -13,16 +13,23 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import OUTPUT, T0
 
-from ocq_batch import analysis, charts
-from ocq_batch.analysis import NotAnArchiveError, SchemaVersionError, TamperedFileError
-from ocq_batch.archive import ARCHIVE_VERSION
-from ocq_batch.config import DEFAULT, Config, ConfigError
-from ocq_batch.config_settings import config_from_settings
-from ocq_batch.errors import ArchiveError, OcqError, WindowError
-from ocq_batch.export import export
-from ocq_batch.paths import demo_dir
-from ocq_batch.pipeline import Window
-from ocq_batch.sources import ReplaySource
+from ocq_batch import analysis
+from ocq_batch.analysis import charts
+from ocq_batch.archive.layout import ARCHIVE_VERSION
+from ocq_batch.config.model import DEFAULT, Config, Window
+from ocq_batch.config.settings import config_from_settings
+from ocq_batch.errors import (
+    ArchiveError,
+    ConfigError,
+    NotAnArchiveError,
+    OcqError,
+    SchemaVersionError,
+    TamperedFileError,
+    WindowError,
+)
+from ocq_batch.jobs.export import export
+from ocq_batch.pull.source import ReplaySource
+from ocq_batch.resources import demo_dir
 from ocq_batch.timeutil import plus
 
 TOP = DEFAULT.top

@@ -15,15 +15,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from ocq_batch import archive
-from ocq_batch.archive_samples import samples_reader
-from ocq_batch.config import DEFAULT
-from ocq_batch.pipeline import Window
-from ocq_batch.queries import plan_queries
-from ocq_batch.sim_replay import write_replay
-from ocq_batch.simulate import SimParams, build_event
-from ocq_batch.sources import ReplaySource
-from ocq_batch.store import Loader, open_store, transaction
+from ocq_batch.archive import write as archive
+from ocq_batch.archive.samples import samples_reader
+from ocq_batch.config.model import DEFAULT, Window
+from ocq_batch.load.loader import Loader
+from ocq_batch.load.store import open_store, transaction
+from ocq_batch.pull.queries import plan_queries
+from ocq_batch.pull.source import ReplaySource
+from ocq_batch.sim.event import SimParams, build_event
+from ocq_batch.sim.replay import write_replay
 
 T0 = DEFAULT.start.timestamp()
 WINDOWS = {
@@ -62,7 +62,7 @@ def use_window(con: duckdb.DuckDBPyConnection, name: str) -> None:
 @pytest.mark.parametrize("window", list(WINDOWS))
 def test_same_rows_order_and_schema(store: duckdb.DuckDBPyConnection, window: str, batch_rows: int) -> None:
     use_window(store, window)
-    want = store.sql(archive.TABLES["samples"]).to_arrow_table()
+    want = store.sql(archive.table_query("samples")).to_arrow_table()
     got = samples_reader(store, batch_rows).read_all()
     assert got.schema.equals(want.schema, check_metadata=True)
     assert got.equals(want)
@@ -79,7 +79,7 @@ def test_same_parquet_bytes(
     use_window(store, window)
     monkeypatch.setattr(archive, "ROW_GROUP", 4_000)  # several row groups, cut inside batches
     plain, fast = tmp_path / "plain.parquet", tmp_path / "fast.parquet"
-    rows = archive._write_streamed(store.sql(archive.TABLES["samples"]).to_arrow_reader(3_000), plain)
+    rows = archive._write_streamed(store.sql(archive.table_query("samples")).to_arrow_reader(3_000), plain)
     assert archive._write_streamed(samples_reader(store, 3_000), fast) == rows
     assert fast.read_bytes() == plain.read_bytes()
     if window == "whole":
@@ -99,7 +99,7 @@ def test_samples_file_in_a_thread_is_the_same_file(
     monkeypatch.setattr(archive, "ROW_GROUP", 4_000)
     use_window(store, "whole")
     plain = tmp_path / "plain.parquet"
-    rows = archive._write_streamed(store.sql(archive.TABLES["samples"]).to_arrow_reader(3_000), plain)
+    rows = archive._write_streamed(store.sql(archive.table_query("samples")).to_arrow_reader(3_000), plain)
     (tmp_path / "threaded").mkdir()
     with archive.SamplesFile(store, tmp_path / "threaded", _whole_window()) as threaded:
         with transaction(store):

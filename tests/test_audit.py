@@ -9,9 +9,10 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import T0, MiniEvent, minutes, run_cli, series, steps
 
-from ocq_batch.audit import decide_cutoff, run_audit
-from ocq_batch.config import DEFAULT, Audit
-from ocq_batch.reload import CARRIED
+from ocq_batch.archive.reload import CARRIED
+from ocq_batch.audit.run import run_audit
+from ocq_batch.audit.verdict import decide_cutoff
+from ocq_batch.config.model import DEFAULT, Audit
 
 NO_COLLECT = replace(DEFAULT, audit=replace(Audit(), collect_interval_s=0.0))
 

@@ -11,8 +11,8 @@ import pytest
 from conftest import T0, run_cli, server_args
 from promfixtures import query
 
-from ocq_batch.config import DEFAULT
-from ocq_batch.simulate import SimParams, build_event
+from ocq_batch.config.model import DEFAULT
+from ocq_batch.sim.event import SimParams, build_event
 
 T_TO = T0 + 150 * 60
 
@@ -167,7 +167,7 @@ def test_partial_response_makes_audit_exit_3(prometheus, tmp_path: Path) -> None
 
 def test_fast_completion_and_lagging_rule_on_a_real_server(prometheus_for, tmp_path: Path) -> None:
     """A participant done in minutes, and a completion rule that lags its components by 10 minutes."""
-    from ocq_batch.live_rules import rules_yaml
+    from testbench.live_rules import rules_yaml
 
     params = SimParams(participants=10, test_accounts=0, awkward=False, collect_s=0, start=T0 - 900, seed=5)
     event = build_event(params, DEFAULT)

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 from promfixtures import RULES, demo_params, query, query_range, require_prometheus
 
-from ocq_batch.bench import BenchError, PromServer, split_groups
-from ocq_batch.config import DEFAULT, Exercise
-from ocq_batch.live_rules import live_rules, rules_yaml
-from ocq_batch.openmetrics import write_openmetrics
-from ocq_batch.simulate import Event, Observer, SimParams, build_event
+from ocq_batch.config.model import DEFAULT, Exercise
+from ocq_batch.sim.event import Event, Observer, SimParams, build_event
+from ocq_batch.sim.openmetrics import write_openmetrics
+from testbench.live_rules import live_rules, rules_yaml
+from testbench.prometheus import BenchError, PromServer, split_groups
 
 STEP = 30.0
 T0 = DEFAULT.start.timestamp()

@@ -19,13 +19,14 @@ import duckdb
 import pytest
 from conftest import T0, run_checked
 
-from ocq_batch.config import DEFAULT
+from ocq_batch.config.model import DEFAULT, Window
+from ocq_batch.detect.steps import run_pipeline
 from ocq_batch.errors import StoreError
-from ocq_batch.pipeline import Window, run_pipeline
-from ocq_batch.promjson import matrix_body
-from ocq_batch.queries import QuerySpec, plan_queries
-from ocq_batch.sources import Response
-from ocq_batch.store import SCHEMA_VERSION, Loader, open_store
+from ocq_batch.load.loader import Loader
+from ocq_batch.load.store import SCHEMA_VERSION, open_store
+from ocq_batch.pull.queries import QuerySpec, plan_queries
+from ocq_batch.pull.source import Response
+from ocq_batch.sim.promjson import matrix_body
 from ocq_batch.timeutil import from_epoch
 
 STEP = 60.0

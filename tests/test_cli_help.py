@@ -67,10 +67,10 @@ def test_help_starts_without_the_heavy_modules() -> None:
 
 def test_replay_export_and_simulator_do_not_import_httpx() -> None:
     """Only a URL source needs an HTTP client: the request planning the simulator shares with
-    the HTTP source lives in ocq_batch.promapi, which does not import one."""
+    the HTTP source lives in ocq_batch.pull.api, which does not import one."""
     code = (
         "import sys\n"
-        "import ocq_batch.simulate, ocq_batch.export, ocq_batch.promapi\n"
+        "import ocq_batch.sim.event, ocq_batch.jobs.export, ocq_batch.pull.api\n"
         "print('httpx' in sys.modules)\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)

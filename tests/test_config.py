@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from ocq_batch.config import DEFAULT, load_config
+from ocq_batch.config.model import DEFAULT
+from ocq_batch.config.toml import load_config
 from ocq_batch.errors import ConfigError
-from ocq_batch.queries import plan_queries
+from ocq_batch.pull.queries import plan_queries
 from ocq_batch.timeutil import format_duration, parse_duration, parse_instant
 
 

@@ -11,8 +11,8 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import REPO, run_cli
 
-from ocq_batch.config import DEFAULT
-from ocq_batch.simulate import SimParams, build_event
+from ocq_batch.config.model import DEFAULT
+from ocq_batch.sim.event import SimParams, build_event
 
 WINDOW = ("2024-10-04T13:15:00Z", "2024-10-04T15:45:00Z")
 T_FROM, T_TO = 1728047700.0, 1728047700.0 + 150 * 60

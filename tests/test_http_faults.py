@@ -22,12 +22,13 @@ import orjson
 import pytest
 
 from ocq_batch.errors import ConfigError, ReplayError, SourceError, WindowError
-from ocq_batch.http import HttpOptions, PromClient, redact_url
-from ocq_batch.http_source import HttpSource
-from ocq_batch.promapi import chunk_range
-from ocq_batch.promjson import matrix_body
-from ocq_batch.queries import QuerySpec
-from ocq_batch.replay import ReplayReader, ReplayWriter
+from ocq_batch.pull.api import chunk_range
+from ocq_batch.pull.client import PromClient
+from ocq_batch.pull.http_options import HttpOptions, redact_url
+from ocq_batch.pull.queries import QuerySpec
+from ocq_batch.pull.replay import ReplayReader, ReplayWriter
+from ocq_batch.pull.server import HttpSource
+from ocq_batch.sim.promjson import matrix_body
 
 TOKEN = "sha256~SECRET-TOKEN-123"
 BASE = "https://thanos.example.com"

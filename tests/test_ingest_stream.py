@@ -11,16 +11,17 @@ import orjson
 import pytest
 from conftest import REPO
 
-from ocq_batch.config import DEFAULT
+from ocq_batch.config.model import DEFAULT, Window
+from ocq_batch.detect.steps import run_pipeline
 from ocq_batch.errors import SourceError
-from ocq_batch.ingest import _BLOCK_BYTES, _fixed_width, scan_matrix
-from ocq_batch.parse import parse_response, parse_response_plain
-from ocq_batch.pipeline import Window, run_pipeline
-from ocq_batch.queries import QuerySpec, plan_queries
-from ocq_batch.sim_replay import write_replay
-from ocq_batch.simulate import SimParams, build_event
-from ocq_batch.sources import ReplaySource, Response
-from ocq_batch.store import Loader, open_store
+from ocq_batch.load.loader import Loader
+from ocq_batch.load.store import open_store
+from ocq_batch.pull.parse import parse_response, parse_response_plain
+from ocq_batch.pull.queries import QuerySpec, plan_queries
+from ocq_batch.pull.scan import _BLOCK_BYTES, _fixed_width, scan_matrix
+from ocq_batch.pull.source import ReplaySource, Response
+from ocq_batch.sim.event import SimParams, build_event
+from ocq_batch.sim.replay import write_replay
 
 SPEC = QuerySpec("completion/hero/prod", "completion", "hero", "prod", "opencodequest_leaderboard_hero:prod")
 TABLES = {"series": "*", "samples": "*", "fetches": "* exclude (loaded_at)"}
@@ -294,7 +295,7 @@ def test_fixed_width_tier_rejects_what_it_cannot_read_exactly() -> None:
 
 def test_series_ids_hashed_per_response_are_hash64() -> None:
     """The loader's per-response shortcut gives the ids the archive's rescoring recomputes."""
-    from ocq_batch.parse import hash64, hash64_after
+    from ocq_batch.pull.parse import hash64, hash64_after
 
     for query, labels in [
         ("opencodequest_leaderboard_hero:prod", '{"user":"user1"}'),

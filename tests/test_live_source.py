@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import os
 import signal
 import subprocess
-import sys
 import time
 from dataclasses import replace
 from itertools import pairwise
@@ -20,13 +18,12 @@ from conftest import T0, ocq_batch_cmd, run_cli, server_args
 from promfixtures import query_range
 from proxy import StallingProxy
 
-from ocq_batch.config import DEFAULT
-from ocq_batch.export import export
-from ocq_batch.http import HttpOptions
-from ocq_batch.http_source import HttpSource
-from ocq_batch.pipeline import Window
-from ocq_batch.promapi import chunk_range
-from ocq_batch.queries import plan_queries
+from ocq_batch.config.model import DEFAULT, Window
+from ocq_batch.jobs.export import export
+from ocq_batch.pull.api import chunk_range
+from ocq_batch.pull.http_options import HttpOptions
+from ocq_batch.pull.queries import plan_queries
+from ocq_batch.pull.server import HttpSource
 from ocq_batch.timeutil import from_epoch
 
 WINDOW = Window(from_epoch(T0), from_epoch(T0 + 150 * 60))
@@ -148,31 +145,13 @@ def test_gzip_and_plain_answers_of_a_real_server_are_the_same_bytes(prometheus) 
     assert len(bodies["none"]) > 10_000
 
 
-def test_the_command_line_fetches_without_importing_trio(prometheus, tmp_path: Path) -> None:
-    """httpcore imports trio when it is installed (0.1 s); the command line refuses it."""
-    if importlib.util.find_spec("trio") is None:
-        pytest.skip("trio is not installed here: httpcore cannot import it anyway")
-    code = (
-        "import atexit, sys\n"
-        "loaded = lambda: sys.modules.get('trio') is not None\n"
-        "atexit.register(lambda: print('trio loaded:', loaded(), file=sys.stderr))\n"
-        "from ocq_batch.cli import run\n"
-        f"sys.argv = ['ocq-batch', 'fetch', *{server_args(prometheus.url, tmp_path / 'rec')!r}]\n"
-        "run()\n"
-    )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
-    assert proc.returncode == 0, proc.stderr
-    assert "trio loaded: False" in proc.stderr
-    assert (tmp_path / "rec" / "index.jsonl").exists()
-
-
 def test_each_body_is_hashed_once_and_the_digest_travels_with_it(prometheus, tmp_path: Path) -> None:
     """The digest a source hands on (fetched: from the worker; recorded: the verified one)
     is the body's, and the recorder indexes the same one."""
     import hashlib
 
-    from ocq_batch.replay import ReplayWriter
-    from ocq_batch.sources import ReplaySource
+    from ocq_batch.pull.replay import ReplayWriter
+    from ocq_batch.pull.source import ReplaySource
 
     specs = [s for s in plan_queries(DEFAULT) if s.key.startswith("completion/")][:3]
     start, end = T0 - 900, T0 + 165 * 60
@@ -345,7 +324,7 @@ def test_bundled_demo_is_what_the_real_server_returns(prometheus) -> None:
     """data/demo was recorded from this bench (scripts/record-demo); the server still answers the same."""
     import httpx
 
-    from ocq_batch.replay import ReplayReader
+    from ocq_batch.pull.replay import ReplayReader
 
     reader = ReplayReader(REPO_DEMO)
     assert "Prometheus" in reader.source

@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from ocq_batch.archive import MANIFEST, publish, recover, staging_for, write_manifest
+from ocq_batch.archive.layout import MANIFEST
+from ocq_batch.archive.publish import publish, recover, staging_for
+from ocq_batch.archive.write import write_manifest
 from ocq_batch.errors import ReplayError, WindowError
-from ocq_batch.replay import INDEX, ReplayReader, ReplayWriter, pack
+from ocq_batch.pull.replay import INDEX, ReplayReader, ReplayWriter, pack
 
 
 def test_chunks_cover_a_window_only_when_contiguous(tmp_path: Path) -> None:

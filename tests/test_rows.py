@@ -45,11 +45,10 @@ def test_query_after_an_unfinished_result() -> None:
 
 def test_the_export_builds_no_dataframe(tmp_path: Path) -> None:
     """The export, its reports and its manifest read plain rows; DataFrames are for later readers."""
-    from ocq_batch.config import DEFAULT
-    from ocq_batch.export import export
-    from ocq_batch.paths import demo_dir
-    from ocq_batch.pipeline import Window
-    from ocq_batch.sources import ReplaySource
+    from ocq_batch.config.model import DEFAULT, Window
+    from ocq_batch.jobs.export import export
+    from ocq_batch.pull.source import ReplaySource
+    from ocq_batch.resources import demo_dir
 
     result = export(DEFAULT, Window(DEFAULT.start, DEFAULT.end), ReplaySource(demo_dir()), tmp_path / "out")
     tables = [result.ranking, *result.audit.tables.values()]

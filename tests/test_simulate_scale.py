@@ -13,13 +13,13 @@ import orjson
 import pytest
 from conftest import run_cli
 
-from ocq_batch.config import DEFAULT
-from ocq_batch.openmetrics import write_recorded_openmetrics
-from ocq_batch.promapi import chunk_range
-from ocq_batch.promjson import matrix_body
-from ocq_batch.queries import plan_queries
-from ocq_batch.sim_replay import write_replay
-from ocq_batch.simulate import Observer, SimParams, build_event
+from ocq_batch.config.model import DEFAULT
+from ocq_batch.pull.api import chunk_range
+from ocq_batch.pull.queries import plan_queries
+from ocq_batch.sim.event import Observer, SimParams, build_event
+from ocq_batch.sim.openmetrics import write_recorded_openmetrics
+from ocq_batch.sim.promjson import matrix_body
+from ocq_batch.sim.replay import write_replay
 
 
 def entries(folder: Path) -> list[dict[str, object]]:

@@ -9,8 +9,8 @@ from itertools import pairwise
 import pytest
 from conftest import T0, MiniEvent, minutes, rows, series, steps
 
-from ocq_batch.config import DEFAULT
-from ocq_batch.paths import sql_text
+from ocq_batch.config.model import DEFAULT, Window
+from ocq_batch.resources import sql_text
 
 NAN = math.nan
 
@@ -220,9 +220,9 @@ def test_stepped_and_continuous_differ_off_the_grid(run_event):
 
 
 def test_reloading_the_same_responses_changes_nothing(run_event, tmp_path):
-    from ocq_batch.queries import plan_queries
-    from ocq_batch.sources import ReplaySource
-    from ocq_batch.store import Loader
+    from ocq_batch.load.loader import Loader
+    from ocq_batch.pull.queries import plan_queries
+    from ocq_batch.pull.source import ReplaySource
 
     con = run_event(MiniEvent(prod("hero", {("ann", "t1"): steps(60)})))
     before = rows(
@@ -243,7 +243,7 @@ def test_reloading_the_same_responses_changes_nothing(run_event, tmp_path):
 
 
 def test_a_failed_run_leaves_the_previous_projections(run_event, monkeypatch):
-    import ocq_batch.pipeline as pipeline
+    import ocq_batch.detect.steps as pipeline
     from ocq_batch.timeutil import from_epoch
 
     con = run_event(MiniEvent(prod("hero", {("ann", "t1"): steps(60), ("bob", "t2"): steps(90)})))
@@ -251,12 +251,12 @@ def test_a_failed_run_leaves_the_previous_projections(run_event, monkeypatch):
     real = pipeline.sql_text
 
     def failing(name: str) -> str:
-        if name == "05_scores.sql":
+        if name == "detect/05_scores.sql":
             raise RuntimeError("disk full")
         return real(name)
 
     monkeypatch.setattr(pipeline, "sql_text", failing)
-    narrower = pipeline.Window(from_epoch(T0), from_epoch(T0 + 70 * 60))  # bob's completion drops out
+    narrower = Window(from_epoch(T0), from_epoch(T0 + 70 * 60))  # bob's completion drops out
     with pytest.raises(RuntimeError, match="disk full"):
         pipeline.run_pipeline(con, DEFAULT, narrower)
     after = {t: rows(con, f"select * from {t} order by all") for t in ("transitions", "scores", "ranking")}
@@ -273,5 +273,5 @@ def test_signal_edges_stays_out_of_the_store(run_event):
     assert len(rows(con, "select * from transitions")) == 3
     con.execute("drop table signal_edges")
     con.execute("create table main.signal_edges as select 1 as stale")  # as an earlier version left it
-    con.execute(sql_text("02_signal.sql"))
+    con.execute(sql_text("detect/02_signal.sql"))
     assert con.execute(stored).fetchall() == [(0,)]

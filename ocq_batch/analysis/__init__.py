@@ -1,4 +1,4 @@
-"""Analysis of ocq-batch archives (for Jupyter): open, verify, query, score again.
+"""Stage 7, analysis of ocq-batch archives (for Jupyter): open, verify, query, score again.
 
     ax = open_archives("ocq-out")            # one archive folder, or a list of them
     ax.df("ranking")                         # a table as a pandas DataFrame
@@ -10,18 +10,10 @@ With several archives open (several events, or several runs of one event), every
 view and every result has an ``event`` column: the manifest's event name, followed
 by the folder name when two archives share it. Times are UTC; ``*_min`` columns are
 minutes and ``*_s`` columns seconds. Re-scoring never re-implements a formula: it
-loads ``samples.parquet`` back into a store of ``sql/schema.sql`` and runs
-:func:`ocq_batch.pipeline.run_pipeline` with another :class:`~ocq_batch.config.Config`.
+loads ``samples.parquet`` back into a store of ``sql/load/schema.sql`` and runs
+:func:`ocq_batch.detect.steps.run_pipeline` with another :class:`~ocq_batch.config.model.Config`.
 """
 
-from ocq_batch.analysis.reading import (
-    Archive,
-    NotAnArchiveError,
-    SchemaVersionError,
-    TamperedFileError,
-    event_labels,
-    read_archive,
-)
 from ocq_batch.analysis.rescore import (
     BASELINE,
     Rescored,
@@ -34,6 +26,8 @@ from ocq_batch.analysis.rescore import (
     what_if,
 )
 from ocq_batch.analysis.views import Archives, open_archives
+from ocq_batch.archive.read import Archive, event_labels, read_archive
+from ocq_batch.errors import NotAnArchiveError, SchemaVersionError, TamperedFileError
 
 __all__ = [
     "BASELINE",

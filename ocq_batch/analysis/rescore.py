@@ -2,31 +2,22 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import pyarrow as pa
-import pyarrow.dataset as pads
 
-from ocq_batch import changelog
-from ocq_batch.analysis.reading import Archive, read_archive
-from ocq_batch.archive import TABLES, _utc
-from ocq_batch.config import Config, ConfigError
-from ocq_batch.errors import WindowError
-from ocq_batch.parse import SERIES_SCHEMA, hash64
-from ocq_batch.paths import sql_steps, sql_text
-from ocq_batch.pipeline import Window, run_pipeline
-from ocq_batch.queries import plan_queries
-from ocq_batch.store import open_store
+from ocq_batch.archive.read import Archive, read_archive
+from ocq_batch.archive.reload import store_from_archive
+from ocq_batch.archive.write import table_query, utc_timestamps
+from ocq_batch.config.model import Config, Window
+from ocq_batch.detect.steps import SCORING_STEPS, run_pipeline, run_steps
+from ocq_batch.errors import ConfigError, WindowError
 from ocq_batch.timeutil import iso
 
 BASELINE = "as archived"
-_SCORING_STEP = re.compile(r"create or replace table (scores|ranking)\b")
 
 
 @dataclass(frozen=True)
@@ -49,62 +40,7 @@ class Rescorer:
 
     def __init__(self, archive: Archive) -> None:
         self.archive = archive
-        self.con = open_store(Path(":memory:"))
-        keys = {s.query: s.key for s in plan_queries(archive.config)}
-        con = self.con
-        con.register("archived", pads.dataset(archive.file("samples")))  # scanned, never loaded whole
-        cols = ("query", "labels", "metric", "component", "exercise", "env", "user", "cluster")
-        rows = con.execute(f"select distinct {', '.join(cols)} from archived order by all").fetchall()
-        series = {c: [r[i] for r in rows] for i, c in enumerate(cols)}
-        series["series_id"] = [hash64(q, lb) for q, lb in zip(series["query"], series["labels"], strict=True)]
-        series["query_key"] = [
-            keys.get(q, f"{c}/{e or '*'}/{v or '*'}")
-            for q, c, e, v in zip(
-                series["query"], series["component"], series["exercise"], series["env"], strict=True
-            )
-        ]
-        pairs = con.execute("select distinct query, origin from archived order by all").fetchall()
-        body = str(archive.manifest["files"]["samples.parquet"]["sha256"])
-        fetches = pa.table(
-            {
-                "fetch_id": [hash64("archive", body, q, o) for q, o in pairs],
-                "query": [q for q, _ in pairs],
-                "origin": [o for _, o in pairs],
-            }
-        )
-        con.register("new_series", pa.table(series, schema=SERIES_SCHEMA))
-        con.register("new_fetches", fetches)
-        con.execute("insert into series select * from new_series")
-        con.execute(
-            """
-            insert into fetches
-            select f.fetch_id, coalesce(any_value(s.query_key), f.query), f.query, $from_ts, $to_ts, $step_s,
-                   f.origin, $body, count(distinct s.series_id), count(*), []::varchar[], $now
-            from archived as a
-            join new_fetches as f using (query, origin)
-            join new_series as s using (query, labels)
-            group by f.fetch_id, f.query, f.origin
-            """,
-            {
-                "from_ts": archive.window.start,
-                "to_ts": archive.window.end,
-                "step_s": archive.config.step_s,
-                "body": body,
-                "now": datetime.now(UTC),
-            },
-        )
-        con.execute(
-            """
-            insert into samples
-            select s.series_id, a.ts, a.value, f.fetch_id
-            from archived as a
-            join new_series as s using (query, labels)
-            join new_fetches as f using (query, origin)
-            """
-        )
-        for name in ("archived", "new_series", "new_fetches"):
-            con.unregister(name)
-        changelog.rebuild(con)  # samples went in directly, not through the Loader
+        self.con = store_from_archive(archive)
 
     def run(
         self, config: Config | None = None, window: Window | None = None, earliest: bool = False
@@ -128,12 +64,10 @@ class Rescorer:
                 "update completions set completed_at = completed_after + interval 1 microsecond "
                 "where completed_after is not null"
             )
-            for step in sql_steps():  # the pipeline's own scoring and ranking steps, nothing else
-                if _SCORING_STEP.search(sql_text(step)):
-                    self.con.execute(sql_text(step))
+            run_steps(self.con, SCORING_STEPS)  # the pipeline's own scoring and ranking, nothing else
 
         def frame(name: str) -> pd.DataFrame:
-            return _utc(self.con.sql(TABLES[name]).to_arrow_table()).to_pandas()
+            return utc_timestamps(self.con.sql(table_query(name)).to_arrow_table()).to_pandas()
 
         return Rescored(config, window, frame("ranking"), frame("scores"), frame("timeline"))
 

@@ -10,8 +10,8 @@ import duckdb
 import pandas as pd
 import pyarrow.dataset as pads
 
-from ocq_batch.analysis.reading import TABLE_NAME, Archive, event_labels, read_archive
 from ocq_batch.analysis.rescore import Rescorer, scenario, what_if
+from ocq_batch.archive.read import TABLE_NAME, Archive, event_labels, read_archive
 from ocq_batch.closing import Closing
 from ocq_batch.errors import ArchiveError
 

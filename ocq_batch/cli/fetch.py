@@ -1,0 +1,62 @@
+"""``ocq-batch fetch``: record every configured query from a server into a replay folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from ocq_batch.cli.options import ConfigOpt, FromOpt, QuietOpt, ToOpt, command, needs_url, with_http_options
+from ocq_batch.pull.http_options import HttpOptions
+from ocq_batch.report.terminal import err, out, progress_bar
+
+
+@command
+@with_http_options
+def fetch(
+    source: Annotated[
+        str,
+        typer.Option(
+            "--source",
+            help="Thanos Querier or Prometheus base URL. "
+            "Example: --source https://rbac-query-proxy-open-cluster-management-observability.apps.hub.example.com",
+        ),
+    ],
+    config_path: ConfigOpt = None,
+    start: FromOpt = None,
+    end: ToOpt = None,
+    out_dir: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            help="Replay folder to record into; re-running resumes it. Example: --out recordings/ocq2024",
+            file_okay=False,
+        ),
+    ] = Path("ocq-replay"),
+    quiet: QuietOpt = False,
+    *,
+    http: HttpOptions,
+) -> None:
+    """Record every configured query over the window from a server, for replay and archiving.
+
+    Resumable: after an interruption, the same command fetches only the missing chunks.
+    Then: ocq-batch export --source <that folder>.
+
+    Example: ocq-batch fetch --source https://thanos.example.com --from 2024-10-04T13:00:00Z
+    --to 2024-10-04T16:00:00Z --out recordings/ocq2024
+    """
+    from ocq_batch.config.toml import resolve
+    from ocq_batch.jobs.export import fetch as run_fetch
+
+    config, window = resolve(config_path, start, end)
+    options = needs_url(source, http)
+    with progress_bar(not quiet) as bar:
+        result = run_fetch(config, window, options, out_dir, progress=bar)
+    out.print(
+        f"recorded {result.requests - result.already_recorded} chunk(s) from {result.label} "
+        f"into {result.folder} ({result.already_recorded} were already there; {result.requests} in all)"
+    )
+    for warning in result.warnings:
+        err.print(f"warning: {escape(warning)}", markup=False)

@@ -1,0 +1,83 @@
+"""``ocq-batch verify``: an evidence card per prize winner, and the verdict."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from ocq_batch.cli.options import (
+    ArchiveOpt,
+    ConfigOpt,
+    EnvOpt,
+    FromOpt,
+    ModelOpt,
+    OutOpt,
+    QuietOpt,
+    SourceOpt,
+    StoreOpt,
+    ToOpt,
+    command,
+    run_request,
+    with_http_options,
+)
+from ocq_batch.pull.http_options import HttpOptions
+from ocq_batch.report.terminal import out, progress_bar
+
+
+@command
+@with_http_options
+def verify(
+    top: Annotated[
+        int | None,
+        typer.Option("--top", help="How many win a prize (default: [scoring] top). Example: --top 30"),
+    ] = None,
+    archive: ArchiveOpt = None,
+    config_path: ConfigOpt = None,
+    start: FromOpt = None,
+    end: ToOpt = None,
+    source: SourceOpt = None,
+    env: EnvOpt = None,
+    model: ModelOpt = None,
+    out_dir: OutOpt = Path("ocq-out"),
+    store: StoreOpt = None,
+    quiet: QuietOpt = False,
+    *,
+    http: HttpOptions,
+) -> None:
+    """Verify the prize winners: an evidence card per winner (completion times with their
+    uncertainty, clusters, components, findings) and a verdict.
+
+    Exit codes: 0 the top N is decided and clean; 3 an error finding touches the top N or the
+    prize cut-off is not decidable; 1 bad input or data; 2 usage error.
+
+    Example: ocq-batch verify --top 30 --archive results/ocq2024
+    """
+    from ocq_batch.audit.cards import card_lines
+    from ocq_batch.audit.run import verdict_exit_code
+    from ocq_batch.jobs.audit import verified
+
+    overrides = {"env": env, "model": model, "top": top}
+    request = (
+        None
+        if archive is not None
+        else run_request(config_path, start, end, source, http, out_dir, store, **overrides)
+    )
+    with progress_bar(not quiet) as bar:
+        done, cards = verified(archive, request, bar, **overrides)
+    result, config = done.result, done.config
+    for card in cards:
+        lines = card_lines(card, config)
+        style = {"error": "bold red", "warning": "yellow"}.get(card.worst, "bold green")
+        out.print(f"[{style}]{escape(lines[0])}[/]", markup=True)
+        for line in lines[1:]:
+            out.print(escape(line), markup=True)
+    style = "bold green" if result.clean else "bold red"
+    out.print(f"\n{len(cards)} winner(s) checked in {done.where}")
+    out.print(f"[{style}]verdict:[/] {escape(result.cutoff.sentence())}", markup=True)
+    errors = result.errors_touching_top()
+    if errors:
+        out.print(f"[bold red]{len(errors)} error finding(s) touch the top {config.top}[/]", markup=True)
+    raise typer.Exit(verdict_exit_code(result))

@@ -1,0 +1,267 @@
+"""The main job: pull a source into the store, rebuild the projections, audit, publish the archive.
+
+:func:`run_export` is what ``ocq-batch export`` calls: it opens the source a
+:class:`RunRequest` names (the bundled demo, a replay folder or a server) and runs
+:func:`export`. :func:`fetch` only records a server's answers into a replay folder.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ocq_batch.archive.layout import REPLAY_DIR, STORE_NAME, TABLES
+from ocq_batch.archive.publish import check_out_folder, publish, recover, staging_for
+from ocq_batch.archive.write import SamplesFile, manifest, write_files, write_manifest, write_reports
+from ocq_batch.audit.run import AuditResult, run_audit, summary_counts
+from ocq_batch.config.model import Config, Window
+from ocq_batch.detect.steps import run_pipeline
+from ocq_batch.errors import EmptyResultError, WindowError
+from ocq_batch.load.loader import Loader, LoadStats
+from ocq_batch.load.store import open_store
+from ocq_batch.pull.http_options import HttpOptions
+from ocq_batch.pull.queries import plan_queries
+from ocq_batch.pull.replay import INDEX, ReplayWriter
+from ocq_batch.pull.source import ReplaySource, Source
+from ocq_batch.resources import demo_dir
+from ocq_batch.rows import Rows
+from ocq_batch.timeutil import iso
+
+if TYPE_CHECKING:
+    from ocq_batch.pull.server import HttpSource
+
+
+class Progress(Protocol):
+    """A progress display: one task at a time."""
+
+    def task(self, label: str, total: int | None) -> Callable[[int], None]:
+        """Start a task; the returned callable advances it."""
+        ...
+
+
+class _Quiet:
+    def task(self, label: str, total: int | None) -> Callable[[int], None]:
+        return lambda n: None
+
+
+@dataclass
+class ExportResult:
+    """What an export produced."""
+
+    out: Path
+    store: Path
+    manifest: dict[str, Any]
+    ranking: Rows
+    stats: LoadStats
+    window: Window
+    config: Config
+    participants: int
+    excluded: list[str]
+    audit: AuditResult
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What one run reads and writes: the resolved config and window, the source, the folders.
+
+    ``source`` is a replay folder, a server URL (then ``http`` holds how to reach it), or None
+    for the bundled demo event; ``store`` is ``<out>/store.duckdb`` unless given.
+    """
+
+    config: Config
+    window: Window
+    source: str | None = None
+    http: HttpOptions | None = None
+    out: Path = Path("ocq-out")
+    store: Path | None = None
+
+
+def replay_source(text: str | None) -> Source:
+    """A replay source from the --source text (default: the bundled demo event)."""
+    return ReplaySource(demo_dir() if text is None else Path(text))
+
+
+def run_export(request: RunRequest, progress: Progress | None = None) -> ExportResult:
+    """The export of ``request``: from its server when it has HTTP options, else its replay folder."""
+    config, window = request.config, request.window
+    if request.http is not None:
+        return export(
+            config, window, None, request.out, store=request.store, progress=progress, http=request.http
+        )
+    source = replay_source(request.source)
+    return export(config, window, source, request.out, store=request.store, progress=progress)
+
+
+def check_window(config: Config, window: Window) -> None:
+    """A usable window: start before end (both UTC)."""
+    if window.end <= window.start:
+        raise WindowError(
+            f"--from {iso(window.start)} is not before --to {iso(window.end)}; swap them or widen the window"
+        )
+
+
+def export(
+    config: Config,
+    window: Window,
+    source: Source | None,
+    out: Path,
+    store: Path | None = None,
+    progress: Progress | None = None,
+    lock: AbstractContextManager[Any] | None = None,
+    http: HttpOptions | None = None,
+) -> ExportResult:
+    """Run the whole job; on any failure the previous archive (if any) is left untouched.
+
+    ``source`` is a ready source (a replay folder), or None with ``http`` options: the
+    history is then pulled from the server and recorded in ``<out>/replay``, so that a
+    failed run resumes where it stopped and the archive can be replayed without it.
+    """
+    progress = progress or _Quiet()
+    check_window(config, window)
+    specs = plan_queries(config)
+    start, end = window.start.timestamp(), window.end.timestamp()
+    live: HttpSource | None = None
+    if source is None:
+        if http is None:
+            raise ValueError("export needs a source or http options")
+        from ocq_batch.pull.server import HttpSource
+
+        source = live = HttpSource(http)
+    n_requests = source.plan(specs, start, end, config.step_s)  # fails before anything is written
+    out = out.resolve()
+    recover(out)
+    check_out_folder(out)
+    created = not out.exists()
+    store_inside = store is None
+    store_path = (store or out / STORE_NAME).resolve()
+    staging: Path | None = None
+    try:
+        with lock or nullcontext(), live or nullcontext():
+            store_path.parent.mkdir(parents=True, exist_ok=True)
+            if live is not None:
+                live.recorder = ReplayWriter(out / REPLAY_DIR, source=live.label)
+            con = open_store(store_path)
+            try:
+                loader = Loader(con, config.queries.user_label, config.queries.cluster_label)
+                advance = progress.task("loading responses", n_requests)
+                for resp in source.responses(specs, start, end, config.step_s):
+                    loader.add(resp)
+                    advance(1)
+                loader.flush()
+                stats = loader.stats
+                staging = staging_for(out)
+                # samples.parquet only needs the samples: it is written while the rest runs
+                with SamplesFile(con, staging, window) as samples:
+                    progress.task("scoring", None)
+                    run_pipeline(con, config, window)
+                    participants, excluded = _participants(con)
+                    if participants == 0:
+                        raise EmptyResultError(_empty_message(window, source.label, excluded))
+                    progress.task("auditing", None)
+                    audit = run_audit(con, config)
+                    advance = progress.task("writing archive", len(TABLES))
+                    files = write_files(con, staging, config, lambda _name: advance(1), samples)
+                ranking = Rows.query(con, "select * from ranking order by rank, user")
+                timeline = Rows.query(con, "select * from timeline order by user, ts")
+            finally:
+                con.close()
+            extra = {
+                "load": {
+                    "responses": stats.responses,
+                    "responses_already_loaded": stats.responses_skipped,
+                    "samples_seen": stats.samples_seen,
+                    "samples_added": stats.samples_added,
+                    "series_added": stats.series_added,
+                },
+                "warnings": stats.warnings,
+                "participants": participants,
+                "excluded": excluded,
+                "recording": REPLAY_DIR if live is not None else None,
+            }
+            extra["verdict"] = {
+                "clean": audit.clean,
+                "cutoff_decidable": audit.cutoff.decidable,
+                "summary": audit.cutoff.sentence(),
+                "findings": summary_counts(audit.tables["findings"]),
+            }
+            files.update(write_reports(staging, config, window, ranking, timeline, audit, source.label))
+            data = manifest(config, window, source.label, files, extra)
+            write_manifest(staging, data)
+            publish(staging, out, store_inside)
+            staging = None
+    except BaseException:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+        # a fresh folder goes away, unless it holds recorded responses to resume from
+        if created and out.exists() and not _has_recording(out / REPLAY_DIR):
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+    final_store = out / STORE_NAME if store_inside else store_path
+    return ExportResult(out, final_store, data, ranking, stats, window, config, participants, excluded, audit)
+
+
+def _has_recording(folder: Path) -> bool:
+    index = folder / INDEX
+    return index.exists() and index.stat().st_size > 0
+
+
+def _participants(con: Any) -> tuple[int, list[str]]:
+    row = con.execute(
+        "select count(*) from users_seen where user not in (select user from exclusions)"
+    ).fetchone()
+    excluded = [r[0] for r in con.execute("select user from exclusions order by user").fetchall()]
+    return int(row[0]) if row else 0, excluded
+
+
+def _empty_message(window: Window, source: str, excluded: list[str]) -> str:
+    span = f"{iso(window.start)} to {iso(window.end)}"
+    if excluded:
+        return (
+            f"every user seen in {span} is excluded by [event] exclude_users ({', '.join(excluded[:5])}); "
+            "loosen the patterns"
+        )
+    return f"no participant series in {span} from {source}; check --from/--to and the [queries] templates"
+
+
+@dataclass
+class FetchResult:
+    """What a fetch recorded."""
+
+    folder: Path
+    requests: int
+    already_recorded: int
+    warnings: list[str]
+    label: str
+
+
+def fetch(
+    config: Config, window: Window, http: HttpOptions, folder: Path, progress: Progress | None = None
+) -> FetchResult:
+    """Record every configured query over ``window`` into a replay folder; resumable.
+
+    Chunks already in ``folder`` are not fetched again, so re-running after an
+    interruption fetches only what is missing.
+    """
+    from ocq_batch.pull.api import chunk_range
+    from ocq_batch.pull.server import HttpSource
+
+    progress = progress or _Quiet()
+    check_window(config, window)
+    specs = plan_queries(config)
+    start, end = window.start.timestamp(), window.end.timestamp()
+    with HttpSource(http) as source:
+        total = source.plan(specs, start, end, config.step_s)
+        writer = ReplayWriter(folder, source=source.label)
+        source.recorder = writer
+        chunks = [
+            (s.query, a, b) for s in specs for a, b in chunk_range(start, end, config.step_s, http.max_points)
+        ]
+        before = sum(writer.has(q, a, b, config.step_s) for q, a, b in chunks)
+        advance = progress.task("fetching chunks", total)
+        for _resp in source.responses(specs, start, end, config.step_s):
+            advance(1)
+        return FetchResult(folder, total, before, list(source.warnings), source.label)

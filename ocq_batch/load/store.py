@@ -1,0 +1,119 @@
+"""The DuckDB store: raw samples with provenance, insert-only and idempotent.
+
+``open_store`` opens (or creates) the file with the schema of ``sql/load/schema.sql``, checks
+its version and defines the SQL macros (``sql/macros.sql``) on the connection;
+:class:`~ocq_batch.load.loader.Loader` appends responses to it. Label values and query
+strings only ever reach DuckDB as loaded data or bound parameters.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+from ocq_batch.errors import StoreError
+from ocq_batch.load import changelog
+from ocq_batch.resources import sql_text
+
+SCHEMA_VERSION = 2  # 2: the change log (chunks, state_changes)
+# DuckDB's own default is 80 % of RAM; a bound keeps a 1e8-sample run under 4 GiB (it spills
+# sorts and joins to disk beyond it). OCQ_DUCKDB_MEMORY=8GB raises it on a bigger machine.
+MEMORY_LIMIT = "2GB"
+_MEMORY = re.compile(r"^[0-9]+(\.[0-9]+)?\s*[KMGT]i?B$")
+
+
+def utc_session(con: duckdb.DuckDBPyConnection) -> None:
+    """The store's session setting: timestamps read and written in UTC. DuckDB keeps it per
+    connection, so every cursor of the store needs it too."""
+    con.execute("set TimeZone = 'UTC'")
+
+
+def define_macros(con: duckdb.DuckDBPyConnection) -> None:
+    """The completion threshold and the score formula (``sql/macros.sql``), as temporary
+    macros of this connection: every step calls them."""
+    con.execute(sql_text("macros.sql"))
+
+
+def open_store(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open (or create) the store at ``path``, check its schema version, define the macros."""
+    try:
+        con = duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as exc:
+        raise StoreError(
+            f"cannot open store {path}: {str(exc).splitlines()[0]}; "
+            "is another ocq-batch using it? Wait for it or pass another --out"
+        ) from None
+    except duckdb.Error as exc:
+        raise StoreError(
+            f"{path} is not a DuckDB store ({str(exc).splitlines()[0]}); pass another --out"
+        ) from None
+    utc_session(con)
+    define_macros(con)
+    limit = os.environ.get("OCQ_DUCKDB_MEMORY", MEMORY_LIMIT)
+    if not _MEMORY.match(limit):
+        raise StoreError(f"OCQ_DUCKDB_MEMORY={limit!r} is not a size such as 2GB or 512MB; fix or unset it")
+    con.execute(f"set memory_limit = '{limit}'")  # checked above: digits and a unit only
+    if read_only:
+        _check_version(con, path)
+        return con
+    has_meta = con.execute(
+        "select count(*) from information_schema.tables where table_name = 'meta'"
+    ).fetchall()  # fetched to the end: DuckDB refuses new work on a connection with a pending result
+    if has_meta and has_meta[0][0]:
+        if _version(con) == "1":
+            _upgrade_from_1(con)
+        _check_version(con, path)
+    else:
+        con.execute(sql_text("load/schema.sql"))
+        con.execute("insert into meta values ('schema_version', ?)", [str(SCHEMA_VERSION)])
+    return con
+
+
+def _version(con: duckdb.DuckDBPyConnection) -> str | None:
+    rows = con.execute("select value from meta where key = 'schema_version'").fetchall()
+    return str(rows[0][0]) if rows else None
+
+
+def _check_version(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    found = _version(con)
+    if found == "1" and SCHEMA_VERSION == 2:
+        raise StoreError(
+            f"store {path} has schema version 1, this ocq-batch reads {SCHEMA_VERSION}; "
+            "run a command that writes to it once (e.g. ocq-batch export --out with the same folder) "
+            "to upgrade it in place"
+        )
+    if found != str(SCHEMA_VERSION):
+        raise StoreError(
+            f"store {path} has schema version {found or 'none'}, this ocq-batch writes {SCHEMA_VERSION}; "
+            "pass a new --out (the old store stays readable by the version that wrote it)"
+        )
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Everything inside commits together, or is rolled back (also on Ctrl-C)."""
+    con.execute("begin transaction")
+    try:
+        yield
+    except BaseException:
+        con.execute("rollback")
+        raise
+    con.execute("commit")
+
+
+def _upgrade_from_1(con: duckdb.DuckDBPyConnection) -> None:
+    """Version 1 had no change log: derive it from the stored samples, in one transaction."""
+    with transaction(con):
+        con.execute(sql_text("load/schema.sql"))  # creates only what is missing
+        changelog.rebuild(con)
+        con.execute("update meta set value = ? where key = 'schema_version'", [str(SCHEMA_VERSION)])
+
+
+def count_rows(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    rows = con.execute(f"select count(*) from {table}").fetchall()  # table is one of ours
+    return int(rows[0][0]) if rows else 0

@@ -1,0 +1,137 @@
+"""The Prometheus HTTP API without a transport: how a range is split into requests, and
+what an answer means.
+
+:func:`chunk_range` plans the ``query_range`` requests of a window (no overlap, no hole,
+under the 11,000 points per series limit); :func:`check_body` decides whether a 200 body
+is a usable answer, a failure worth retrying (:class:`TransientError`) or one that stops the
+run (SourceError). :mod:`ocq_batch.pull.client` sends the requests; the simulator plans its
+bodies with :func:`chunk_range` too, without importing an HTTP client.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import math
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from ocq_batch.errors import ConfigError, SourceError, TransientError, WindowError
+from ocq_batch.pull.scan import Scanned, scan_matrix
+
+COMPRESSIONS = ("auto", "gzip", "none")
+
+
+def check_compression(compression: str) -> str:
+    """``compression`` when it is one of :data:`COMPRESSIONS`; ConfigError naming it otherwise."""
+    if compression not in COMPRESSIONS:
+        raise ConfigError(f"--compression {compression!r} is unknown; use one of {', '.join(COMPRESSIONS)}")
+    return compression
+
+
+def chunk_range(start: float, end: float, step: float, max_points: int = 11000) -> list[tuple[float, float]]:
+    """Split the ``query_range`` window ``[start, end]`` (unix s, both included) into requests.
+
+    The single request would return the points ``start + k*step`` for
+    ``k = 0 .. floor((end - start) / step)``. Each chunk ``(a, b)`` returns at
+    most ``max_points`` of them per series (``(b - a) / step <= max_points - 1``,
+    safely under Prometheus' ``(end - start) / step > 11000`` rejection). Chunk
+    starts sit on that grid, the next chunk starts one step after the previous
+    one ends, and the last chunk ends at ``end`` itself, so the union of the
+    chunks' points is exactly the single request's points, without duplicates.
+    """
+    if not step > 0 or not math.isfinite(step):
+        raise ConfigError(
+            f"the query step {step!r} s must be a positive number of seconds; fix [source] step"
+        )
+    if max_points < 1:
+        raise ConfigError(f"max_points {max_points!r} must be at least 1")
+    if end < start:
+        raise WindowError(f"the window ends ({end:g}) before it starts ({start:g}); swap --from and --to")
+    n_points = math.floor((end - start) / step + 1e-9) + 1
+    chunks: list[tuple[float, float]] = []
+    for first in range(0, n_points, max_points):
+        last = first + max_points - 1
+        chunk_end = end if last >= n_points - 1 else start + last * step
+        chunks.append((start + first * step, chunk_end))
+    return chunks
+
+
+def retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """The ``Retry-After`` header in seconds (delta-seconds or an HTTP date), or None."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value.strip()))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value.strip())
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def error_text(body: bytes) -> tuple[str, str] | None:
+    """``(errorType, error)`` of a Prometheus error body, or None when it is not one."""
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    if isinstance(doc, dict) and doc.get("status") == "error":
+        return str(doc.get("errorType", "unknown")), str(doc.get("error", ""))
+    return None
+
+
+def check_body(
+    body: bytes, query: str, result_types: frozenset[str], allow_partial: bool
+) -> tuple[list[str], Scanned | None]:
+    """Validate a successful API body; return its ``warnings``, and the scanned matrix.
+
+    Raises :class:`TransientError` for a body that is not JSON (a truncated answer)
+    and SourceError for an error status, an unexpected result type, or
+    warnings when partial answers are not allowed.
+    """
+    # a well-formed matrix is validated by the streaming scanner, without a Python object per
+    # sample, and the loader reuses the scan; anything the scanner does not fully accept goes
+    # through the complete parse below
+    scanned = scan_matrix(body) if "matrix" in result_types else None
+    if scanned is not None:
+        return _allowed(scanned.warnings, query, allow_partial), scanned
+    try:
+        doc: Any = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise TransientError(
+            f"HTTP 200 with a body that is not valid JSON ({len(body)} bytes, truncated?: {exc})"
+        ) from None
+    if not isinstance(doc, dict):
+        raise SourceError(f"the answer to query {query!r} is not a Prometheus API response")
+    if doc.get("status") != "success":
+        kind, text = str(doc.get("errorType", "unknown")), str(doc.get("error", ""))
+        if kind in ("bad_data", "execution"):
+            raise SourceError(
+                f"the server rejected query {query!r}: {kind}: {text}; fix the query in [queries]"
+            )
+        raise TransientError(f"status {doc.get('status')!r}: {kind}: {text}")
+    data = doc.get("data")
+    result_type = data.get("resultType") if isinstance(data, dict) else None
+    if result_type not in result_types:
+        expected = " or ".join(sorted(result_types))
+        raise SourceError(
+            f"the answer to query {query!r} has resultType {result_type!r}, expected {expected}; "
+            "is the base URL a Prometheus or Thanos querier?"
+        )
+    return _allowed([str(w) for w in doc.get("warnings") or []], query, allow_partial), None
+
+
+def _allowed(warnings: list[str], query: str, allow_partial: bool) -> list[str]:
+    """The warnings of an answer, or SourceError when partial answers are not allowed."""
+    if warnings and not allow_partial:
+        raise SourceError(
+            f"the answer to query {query!r} is partial: {warnings[0]}; make every store reachable "
+            "or, knowing data may be missing, allow partial answers"
+        )
+    return warnings

@@ -1,0 +1,222 @@
+"""One ``query_range`` response body into columns: its series and every sample.
+
+:func:`parse_response` takes the fast path of :mod:`ocq_batch.pull.scan` (no Python object
+per sample) whenever it applies, and :func:`parse_response_plain` (orjson, one object per
+sample) decides everything else: it keeps every check and error message, and it is the
+reference the tests compare the fast path with.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import orjson
+import pyarrow as pa
+
+from ocq_batch.errors import SourceError
+from ocq_batch.pull.scan import MAX_TS_S, scan_matrix
+from ocq_batch.pull.source import Response
+
+SERIES_SCHEMA = pa.schema(
+    [
+        ("series_id", pa.int64()),
+        ("query", pa.string()),
+        ("query_key", pa.string()),
+        ("metric", pa.string()),
+        ("component", pa.string()),
+        ("exercise", pa.string()),
+        ("env", pa.string()),
+        ("user", pa.string()),
+        ("cluster", pa.string()),
+        ("labels", pa.string()),
+    ]
+)
+
+
+def hash64(*parts: str) -> int:
+    """A stable signed 64-bit id of a tuple of strings."""
+    return _int64(hashlib.sha256("\x00".join(parts).encode()))
+
+
+def hash64_after(first: str) -> Callable[[bytes], int]:
+    """``hash64(first, rest)`` for many a ``rest`` (given UTF-8 encoded), with ``first``'s part
+    of the hash computed once."""
+    head = hashlib.sha256((first + "\x00").encode())
+
+    def of(rest: bytes) -> int:
+        digest = head.copy()
+        digest.update(rest)
+        return _int64(digest)
+
+    return of
+
+
+def _int64(digest: Any) -> int:
+    """The first eight bytes of a finished hash, as a signed 64-bit integer."""
+    return int.from_bytes(digest.digest()[:8], "big", signed=True)
+
+
+@dataclass
+class Parsed:
+    """One response as columns: its series (one row each, body order) and every sample.
+
+    ``counts[i]`` samples belong to series ``i``; ``ts_us`` (int64 microseconds) and
+    ``values`` (float64) hold them series after series, in body order.
+    """
+
+    fetch_id: int
+    body_sha256: str
+    series: dict[str, list[Any]]
+    counts: np.ndarray
+    ts_us: np.ndarray
+    values: np.ndarray
+    warnings: list[str]
+
+    @property
+    def n_samples(self) -> int:
+        return len(self.ts_us)
+
+    def sample_series_ids(self) -> np.ndarray:
+        return np.repeat(np.asarray(self.series["series_id"], dtype=np.int64), self.counts)
+
+
+def _where(resp: Response) -> str:
+    return f"query {resp.spec.query!r} ({resp.origin})"
+
+
+def _fetch_id(resp: Response, body_sha: str) -> int:
+    return hash64(resp.spec.query, repr(resp.start), repr(resp.end), repr(resp.step), body_sha)
+
+
+def _series_columns(
+    resp: Response, metrics: list[Any], user_label: str, cluster_label: str
+) -> dict[str, list[Any]]:
+    """The series columns of one response, a row per ``metric`` object of its body.
+
+    Raises KeyError, TypeError, ValueError or AttributeError for a ``metric`` that is not
+    a label object. The id is :func:`hash64` of the query and the canonical labels, with the
+    query's part of the hash computed once per response.
+    """
+    spec = resp.spec
+    series_id = hash64_after(spec.query)
+    dumps, sort = orjson.dumps, orjson.OPT_SORT_KEYS
+    ids: list[int] = []
+    names: list[str] = []
+    users: list[str | None] = []
+    clusters: list[str | None] = []
+    canonicals: list[str] = []
+    for metric in metrics:
+        labels = {str(k): str(v) for k, v in metric.items()}
+        canonical = dumps(labels, option=sort)
+        ids.append(series_id(canonical))
+        names.append(labels.get("__name__", spec.query))
+        users.append(labels.get(user_label))
+        clusters.append(labels.get(cluster_label))
+        canonicals.append(canonical.decode())
+    n = len(ids)
+    return {
+        "series_id": ids,
+        "query": [spec.query] * n,
+        "query_key": [spec.key] * n,
+        "metric": names,
+        "component": [spec.component] * n,
+        "exercise": [spec.exercise] * n,
+        "env": [spec.env] * n,
+        "user": users,
+        "cluster": clusters,
+        "labels": canonicals,
+    }
+
+
+def parse_response(resp: Response, user_label: str, cluster_label: str) -> Parsed:
+    """Parse one ``query_range`` body; the fast path of :mod:`ocq_batch.pull.scan` when it applies.
+
+    Gives exactly what :func:`parse_response_plain` gives, and raises the same errors
+    (the plain parser decides every body the fast path does not accept).
+    """
+    scanned = resp.scanned if resp.scanned is not None else scan_matrix(resp.body)
+    if scanned is None:
+        return parse_response_plain(resp, user_label, cluster_label)
+    try:
+        ser = _series_columns(resp, [item["metric"] for item in scanned.result], user_label, cluster_label)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return parse_response_plain(resp, user_label, cluster_label)
+    sha = resp.body_sha256()
+    return Parsed(
+        _fetch_id(resp, sha), sha, ser, scanned.counts, scanned.ts_us, scanned.values, scanned.warnings
+    )
+
+
+def parse_response_plain(resp: Response, user_label: str, cluster_label: str) -> Parsed:
+    """The reference parser: orjson, then one Python object per sample.
+
+    Raises SourceError naming the query when the body is not a successful matrix.
+    """
+    where = _where(resp)
+    try:
+        doc = orjson.loads(resp.body)
+    except orjson.JSONDecodeError as exc:
+        raise SourceError(f"{where}: the response is not JSON ({exc}); fetch it again") from None
+    if not isinstance(doc, dict) or doc.get("status") != "success":
+        err = doc.get("error") if isinstance(doc, dict) else None
+        kind = doc.get("errorType") if isinstance(doc, dict) else None
+        raise SourceError(f"{where}: the server answered {kind or 'an error'}: {err or str(doc)[:200]}")
+    data = doc.get("data")
+    if (
+        not isinstance(data, dict)
+        or data.get("resultType") != "matrix"
+        or not isinstance(data.get("result"), list)
+    ):
+        got = data.get("resultType") if isinstance(data, dict) else type(data).__name__
+        raise SourceError(f"{where}: expected a matrix result from query_range, got {got!r}")
+    warnings = [str(w) for w in doc.get("warnings") or []]
+    body_sha = resp.body_sha256()
+    metrics: list[Any] = []
+    counts: list[int] = []
+    all_ts: list[int] = []
+    all_values: list[float] = []
+    malformed = SourceError(f"{where}: a series in the response is malformed; fetch it again")
+    for item in data["result"]:
+        try:
+            values = item["values"]
+            ts = [_timestamp_us(v[0]) for v in values]
+            vals = [_number(v[1]) for v in values]
+            metrics.append(item["metric"])
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+            raise malformed from None
+        counts.append(len(ts))
+        all_ts.extend(ts)
+        all_values.extend(vals)
+    try:
+        ser = _series_columns(resp, metrics, user_label, cluster_label)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise malformed from None
+    return Parsed(
+        _fetch_id(resp, body_sha),
+        body_sha,
+        ser,
+        np.array(counts, dtype=np.int64),
+        np.array(all_ts, dtype=np.int64),
+        np.array(all_values, dtype=np.float64),
+        warnings,
+    )
+
+
+def _timestamp_us(value: Any) -> int:
+    """A sample's timestamp in microseconds; ValueError beyond year 5000 (or not a number)."""
+    seconds = float(value)
+    if not abs(seconds) < MAX_TS_S:  # also NaN and the infinities
+        raise ValueError(f"timestamp {value!r} out of range")
+    return round(seconds * 1_000_000)
+
+
+def _number(text: Any) -> float:
+    """Prometheus sends values as strings; anything non-numeric is a gap (NaN)."""
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return float("nan")

@@ -1,0 +1,77 @@
+-- grain: meta: key
+-- grain: fetches: fetch_id
+-- grain: series: series_id
+-- grain: samples: series_id, ts
+-- grain: chunks: series_id, first_ts
+-- grain: state_changes: series_id, ts
+-- Store schema (version in meta.schema_version). Raw facts only: fetches, series and
+-- samples are insert-only and keyed by natural keys, so loading the same response twice
+-- changes nothing. Every later table is a projection rebuilt by the numbered steps.
+
+create table if not exists meta (
+    key   varchar primary key,
+    value varchar not null
+);
+
+-- one row per response loaded: where it came from (origin never holds a credential)
+create table if not exists fetches (
+    fetch_id    bigint primary key,  -- hash of (query, start, end, step, body sha256)
+    query_key   varchar not null,
+    query       varchar not null,
+    start_ts    timestamptz not null,
+    end_ts      timestamptz not null,
+    step_s      double not null,
+    origin      varchar not null,
+    body_sha256 varchar not null,
+    n_series    bigint not null,
+    n_samples   bigint not null,
+    warnings    varchar[] not null,
+    loaded_at   timestamptz not null
+);
+
+-- one row per (query, label set)
+create table if not exists series (
+    series_id bigint primary key,    -- hash of (query, canonical labels)
+    query     varchar not null,
+    query_key varchar not null,
+    metric    varchar not null,      -- __name__ when the query returns it, else the query
+    component varchar not null,      -- completion | service | database | pipeline | participants
+    exercise  varchar,               -- null: not tied to one exercise
+    env       varchar,               -- null: counts for every environment
+    user      varchar,               -- null: the series has no user label
+    cluster   varchar,
+    labels    varchar not null       -- canonical JSON of every label
+);
+
+-- one row per (series, timestamp); value NaN/Inf kept as the server sent it
+create table if not exists samples (
+    series_id bigint not null,
+    ts        timestamptz not null,
+    value     double,
+    fetch_id  bigint not null
+);
+
+-- The change log (ocq_batch/changelog.py): derived from samples when they are stored,
+-- append-only, read by the numbered steps instead of every sample.
+-- one row per (series, response): the samples that response stored
+create table if not exists chunks (
+    series_id      bigint not null,
+    fetch_id       bigint,           -- null: every stored sample of the series, derived again
+    n_samples      bigint not null,
+    first_ts       timestamptz not null,
+    last_ts        timestamptz not null,
+    n_known        bigint not null,  -- samples with a finite value
+    first_known_ts timestamptz,      -- null when n_known = 0, as the three below
+    first_state    integer,          -- value >= 0.5
+    last_known_ts  timestamptz,
+    last_state     integer
+);
+
+-- one row per known sample whose state differs from the previous known sample of its chunk
+create table if not exists state_changes (
+    series_id bigint not null,
+    fetch_id  bigint,
+    ts        timestamptz not null,
+    prev_ts   timestamptz not null,
+    state     integer not null
+);
