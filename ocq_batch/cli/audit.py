@@ -2,51 +2,24 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.markup import escape
 
-from ocq_batch.cli.options import (
-    ArchiveOpt,
-    ConfigOpt,
-    EnvOpt,
-    FromOpt,
-    ModelOpt,
-    OutOpt,
-    QuietOpt,
-    SourceOpt,
-    StoreOpt,
-    ToOpt,
-    TopOpt,
-    command,
-    run_request,
-    with_http_options,
-)
-from ocq_batch.pull.http_options import HttpOptions
+from ocq_batch.cli.options import ArchiveOpt, RunOptions, command, with_run_options
 from ocq_batch.report.terminal import out, progress_bar
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "dim"}
 
 
 @command
-@with_http_options
+@with_run_options
 def audit(
     archive: ArchiveOpt = None,
-    config_path: ConfigOpt = None,
-    start: FromOpt = None,
-    end: ToOpt = None,
-    source: SourceOpt = None,
-    env: EnvOpt = None,
-    model: ModelOpt = None,
-    top: TopOpt = None,
-    out_dir: OutOpt = Path("ocq-out"),
-    store: StoreOpt = None,
-    quiet: QuietOpt = False,
     show_info: Annotated[bool, typer.Option("--info", help="Also list findings of severity info.")] = False,
     *,
-    http: HttpOptions,
+    run: RunOptions,
 ) -> None:
     """Audit the result: findings per participant, live board vs batch, and whether the prize cut-off
     is decidable at the data's resolution. Takes the options of export, or --archive.
@@ -59,13 +32,8 @@ def audit(
     from ocq_batch.audit.run import summary_counts, verdict_exit_code
     from ocq_batch.jobs.audit import audited
 
-    overrides = {"env": env, "model": model, "top": top}
-    request = (
-        None
-        if archive is not None
-        else run_request(config_path, start, end, source, http, out_dir, store, **overrides)
-    )
-    with progress_bar(not quiet) as bar, audited(archive, request, bar, **overrides) as done:
+    request = None if archive is not None else run.request()
+    with progress_bar(not run.quiet) as bar, audited(archive, request, bar, **run.overrides) as done:
         result, where = done.result, done.where
     findings = result.findings
     shown = findings if show_info else findings[findings.severity != "info"]

@@ -2,46 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from rich.markup import escape
 
-from ocq_batch.cli.options import (
-    ConfigOpt,
-    EnvOpt,
-    FromOpt,
-    ModelOpt,
-    OutOpt,
-    QuietOpt,
-    SourceOpt,
-    StoreOpt,
-    ToOpt,
-    TopOpt,
-    command,
-    run_request,
-    with_http_options,
-)
-from ocq_batch.pull.http_options import HttpOptions
+from ocq_batch.cli.options import RunOptions, command, with_run_options
 from ocq_batch.report.terminal import err, out, progress_bar, ranking_table
 from ocq_batch.timeutil import local, zone
 
 
 @command
-@with_http_options
-def export(
-    config_path: ConfigOpt = None,
-    start: FromOpt = None,
-    end: ToOpt = None,
-    source: SourceOpt = None,
-    env: EnvOpt = None,
-    model: ModelOpt = None,
-    top: TopOpt = None,
-    out_dir: OutOpt = Path("ocq-out"),
-    store: StoreOpt = None,
-    quiet: QuietOpt = False,
-    *,
-    http: HttpOptions,
-) -> None:
+@with_run_options
+def export(*, run: RunOptions) -> None:
     """Score and rank the event over a window and write the archive.
 
     With a URL as --source, the history is pulled from the server (and recorded in
@@ -51,13 +21,11 @@ def export(
     """
     from ocq_batch.jobs.export import run_export
 
-    request = run_request(
-        config_path, start, end, source, http, out_dir, store, env=env, model=model, top=top
-    )
-    with progress_bar(not quiet) as bar:
+    request = run.request()
+    with progress_bar(not run.quiet) as bar:
         result = run_export(request, bar)
     config, window = result.config, result.window
-    if not quiet:
+    if not run.quiet:
         at = local(window.end, zone(config.timezone))
         title = f"{config.name} · {config.env} · {config.model} · scores at {at} · ★ = top {config.top}"
         out.print(ranking_table(result.ranking, config.top, config.timezone, title))

@@ -14,7 +14,7 @@ import inspect
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import fields, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, get_type_hints
 
@@ -139,44 +139,113 @@ def command(body: Callable[..., None]) -> Callable[..., None]:
     return guarded
 
 
-def _http_fields() -> list[tuple[str, Any, dict[str, Any]]]:
-    """(name, type, option) of every HttpOptions field the command line offers, in order."""
-    hints = get_type_hints(HttpOptions)
-    return [
-        (f.name, hints[f.name], f.metadata["option"]) for f in fields(HttpOptions) if "option" in f.metadata
-    ]
+def _grouped(
+    body: Callable[..., None],
+    name: str,
+    extra: list[inspect.Parameter],
+    build: Callable[[dict[str, Any]], Any],
+) -> Callable[..., None]:
+    """``body`` with the options ``extra`` added after its own; it receives them together as
+    one argument ``name``, ``build(values)``.
+
+    typer reads a command's options from its signature, so the wrapper shows the command's
+    own parameters (without ``name``) followed by ``extra``.
+    """
+    own = inspect.signature(body, eval_str=True)  # the Annotated aliases, not their names
+    params = [p for key, p in own.parameters.items() if key != name] + extra
+
+    @functools.wraps(body)
+    def wrapper(**kwargs: Any) -> None:
+        values = {p.name: kwargs.pop(p.name) for p in extra}
+        body(**kwargs, **{name: build(values)})
+
+    wrapper.__signature__ = own.replace(parameters=params)  # type: ignore[attr-defined]
+    return wrapper
+
+
+def _keyword(name: str, annotation: Any, default: Any) -> inspect.Parameter:
+    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default)
+
+
+def _http_params() -> list[inspect.Parameter]:
+    """One parameter per HttpOptions field the command line offers, in order, declared from
+    the field's metadata (flag, help, bounds)."""
+    hints, defaults = get_type_hints(HttpOptions), HttpOptions()
+    params = []
+    for f in fields(HttpOptions):
+        option = f.metadata.get("option")
+        if option is None:
+            continue
+        limits = {k: option[k] for k in ("min", "max") if k in option}
+        declared = typer.Option(option["flag"], help=option["help"], **limits)
+        params.append(_keyword(f.name, Annotated[hints[f.name], declared], getattr(defaults, f.name)))
+    return params
+
+
+def _http(values: dict[str, Any]) -> HttpOptions:
+    return HttpOptions(**{p.name: values[p.name] for p in _http_params()})
 
 
 def with_http_options(body: Callable[..., None]) -> Callable[..., None]:
     """Give a command the HTTP source options; it receives them together as ``http``, an
-    :class:`HttpOptions` whose ``base_url`` is still empty (see :func:`server_options`).
+    :class:`HttpOptions` whose ``base_url`` is still empty (see :func:`server_options`)."""
+    return _grouped(body, "http", _http_params(), _http)
 
-    typer reads a command's options from its signature, so the wrapper shows the command's
-    own parameters (without ``http``) followed by one parameter per HTTP option.
-    """
-    own = inspect.signature(body, eval_str=True)  # the Annotated aliases, not their names
-    defaults = HttpOptions()
-    extra = _http_fields()
-    params = [p for name, p in own.parameters.items() if name != "http"]
-    for name, hint, option in extra:
-        limits = {k: option[k] for k in ("min", "max") if k in option}
-        declared = typer.Option(option["flag"], help=option["help"], **limits)
-        params.append(
-            inspect.Parameter(
-                name,
-                inspect.Parameter.KEYWORD_ONLY,
-                annotation=Annotated[hint, declared],
-                default=getattr(defaults, name),
-            )
-        )
 
-    @functools.wraps(body)
-    def wrapper(**kwargs: Any) -> None:
-        http = HttpOptions(**{name: kwargs.pop(name) for name, _hint, _option in extra})
-        body(**kwargs, http=http)
+@dataclass(frozen=True)
+class RunOptions:
+    """The options of a run, as typed: what ``export``, ``audit`` and ``verify`` share."""
 
-    wrapper.__signature__ = own.replace(parameters=params)  # type: ignore[attr-defined]
-    return wrapper
+    config_path: Path | None
+    start: str | None
+    end: str | None
+    source: str | None
+    env: str | None
+    model: str | None
+    top: int | None
+    out_dir: Path
+    store: Path | None
+    quiet: bool
+    http: HttpOptions
+
+    @property
+    def overrides(self) -> dict[str, Any]:
+        """What the command line overrides in the configuration (None: not given)."""
+        return {"env": self.env, "model": self.model, "top": self.top}
+
+    def request(self) -> RunRequest:
+        """The run these options ask for: configuration, window, source, folders."""
+        from ocq_batch.config.toml import resolve
+        from ocq_batch.jobs.export import RunRequest
+
+        config, window = resolve(self.config_path, self.start, self.end, **self.overrides)
+        http = server_options(self.source, self.http)
+        return RunRequest(config, window, self.source, http, self.out_dir, self.store)
+
+
+_RUN_PARAMS = [
+    _keyword("config_path", ConfigOpt, None),
+    _keyword("start", FromOpt, None),
+    _keyword("end", ToOpt, None),
+    _keyword("source", SourceOpt, None),
+    _keyword("env", EnvOpt, None),
+    _keyword("model", ModelOpt, None),
+    _keyword("top", TopOpt, None),
+    _keyword("out_dir", OutOpt, Path("ocq-out")),
+    _keyword("store", StoreOpt, None),
+    _keyword("quiet", QuietOpt, False),
+]
+
+
+def with_run_options(body: Callable[..., None]) -> Callable[..., None]:
+    """Give a command the options of a run (config, window, source, overrides, folders) and
+    the HTTP options; it receives them together as ``run``, a :class:`RunOptions`."""
+    extra = _RUN_PARAMS + _http_params()
+
+    def build(values: dict[str, Any]) -> RunOptions:
+        return RunOptions(**{p.name: values[p.name] for p in _RUN_PARAMS}, http=_http(values))
+
+    return _grouped(body, "run", extra, build)
 
 
 def is_url(text: str | None) -> bool:
@@ -205,24 +274,6 @@ def server_options(source: str | None, http: HttpOptions) -> HttpOptions | None:
     if http.insecure:
         err.print("warning: --insecure: the server's TLS certificate is not verified")
     return replace(http, base_url=source, token_env=token_env)
-
-
-def run_request(
-    config_path: Path | None,
-    start: str | None,
-    end: str | None,
-    source: str | None,
-    http: HttpOptions,
-    out: Path,
-    store: Path | None,
-    **overrides: Any,
-) -> RunRequest:
-    """The request of an export (or of the export behind audit and verify) from its options."""
-    from ocq_batch.config.toml import resolve
-    from ocq_batch.jobs.export import RunRequest
-
-    config, window = resolve(config_path, start, end, **overrides)
-    return RunRequest(config, window, source, server_options(source, http), out, store)
 
 
 def needs_url(source: str, http: HttpOptions) -> HttpOptions:

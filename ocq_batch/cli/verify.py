@@ -2,51 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated
-
 import typer
 from rich.markup import escape
 
-from ocq_batch.cli.options import (
-    ArchiveOpt,
-    ConfigOpt,
-    EnvOpt,
-    FromOpt,
-    ModelOpt,
-    OutOpt,
-    QuietOpt,
-    SourceOpt,
-    StoreOpt,
-    ToOpt,
-    command,
-    run_request,
-    with_http_options,
-)
-from ocq_batch.pull.http_options import HttpOptions
+from ocq_batch.cli.options import ArchiveOpt, RunOptions, command, with_run_options
 from ocq_batch.report.terminal import out, progress_bar
 
 
 @command
-@with_http_options
-def verify(
-    top: Annotated[
-        int | None,
-        typer.Option("--top", help="How many win a prize (default: [scoring] top). Example: --top 30"),
-    ] = None,
-    archive: ArchiveOpt = None,
-    config_path: ConfigOpt = None,
-    start: FromOpt = None,
-    end: ToOpt = None,
-    source: SourceOpt = None,
-    env: EnvOpt = None,
-    model: ModelOpt = None,
-    out_dir: OutOpt = Path("ocq-out"),
-    store: StoreOpt = None,
-    quiet: QuietOpt = False,
-    *,
-    http: HttpOptions,
-) -> None:
+@with_run_options
+def verify(archive: ArchiveOpt = None, *, run: RunOptions) -> None:
     """Verify the prize winners: an evidence card per winner (completion times with their
     uncertainty, clusters, components, findings) and a verdict.
 
@@ -59,14 +24,9 @@ def verify(
     from ocq_batch.audit.run import verdict_exit_code
     from ocq_batch.jobs.audit import verified
 
-    overrides = {"env": env, "model": model, "top": top}
-    request = (
-        None
-        if archive is not None
-        else run_request(config_path, start, end, source, http, out_dir, store, **overrides)
-    )
-    with progress_bar(not quiet) as bar:
-        done, cards = verified(archive, request, bar, **overrides)
+    request = None if archive is not None else run.request()
+    with progress_bar(not run.quiet) as bar:
+        done, cards = verified(archive, request, bar, **run.overrides)
     result, config = done.result, done.config
     for card in cards:
         lines = card_lines(card, config)
