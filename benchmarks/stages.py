@@ -118,7 +118,7 @@ def fetch(a: dict[str, Any]) -> dict[str, Any]:
     start, end = a["window"]
     n_bytes = samples = 0
     with HttpSource(HttpOptions(a["url"], compression=a.get("compression", "auto"))) as source:
-        for resp in source.responses(specs(), start, end, STEP_S):
+        for resp in source.responses(specs(), start, end):
             n_bytes += len(resp.body)
             if a["parse"]:
                 samples += parse_response(resp, "user", "cluster").n_samples
@@ -140,9 +140,7 @@ def export_phases(a: dict[str, Any]) -> dict[str, Any]:
         clock = time.perf_counter()
         with HttpSource(HttpOptions(a["url"])) as source:
             source.recorder = ReplayWriter(Path(tmp) / "replay", source=source.label)
-            Loader(con, "user", "cluster").add_all(
-                source.responses(plan_queries(DEFAULT), start, end, STEP_S)
-            )
+            Loader(con, "user", "cluster").add_all(source.responses(plan_queries(DEFAULT), start, end))
         out["fetch + parse + record + load"] = time.perf_counter() - clock
         folder = Path(tmp) / "archive"
         folder.mkdir()
@@ -251,7 +249,7 @@ def load(a: dict[str, Any]) -> dict[str, Any]:
         setattr(changelog, name, timed(getattr(changelog, name)))
     source = ReplaySource(Path(a["replay"]))
     loader = Loader(con, "user", "cluster", fast=a["fast"])
-    stats = loader.add_all(source.responses(specs(), start, end, STEP_S))
+    stats = loader.add_all(source.responses(specs(), start, end))
     con.close()
     return {"samples": stats.samples_added, "changelog_seconds": spent[0]}
 
@@ -266,7 +264,7 @@ def _steps(con: duckdb.DuckDBPyConnection, names: list[str]) -> None:
 def _detect_steps(con: duckdb.DuckDBPyConnection, from_samples: bool) -> list[str]:
     """Steps 01 to 04 as ``run_pipeline`` picks them (from the change log, or the samples)."""
     first = step("01_participants", from_samples)
-    return [first, *signal_steps(con, DEFAULT.signal, from_samples), step("04_completions")]
+    return [first, *signal_steps(con, DEFAULT.signal, from_samples), step("05_completions")]
 
 
 def _sql_stage(
@@ -287,9 +285,9 @@ def _sql_stage(
 
 detect = _sql_stage(detect=True)
 detect_samples = _sql_stage(detect=True, from_samples=True)
-score = _sql_stage([step("05_scores")])
-rank = _sql_stage([step("06_ranking")])
-timeline = _sql_stage([step("07_timeline")])
+score = _sql_stage([step("06_scores")])
+rank = _sql_stage([step("07_ranking")])
+timeline = _sql_stage([step("08_timeline")])
 
 
 def detect_score_rank(a: dict[str, Any]) -> dict[str, Any]:
@@ -302,7 +300,7 @@ def detect_score_rank(a: dict[str, Any]) -> dict[str, Any]:
         began = time.perf_counter()
         con.execute("begin transaction")
         write_params(con, replace(DEFAULT, step_s=STEP_S), _win(a))
-        _steps(con, [*_detect_steps(con, False), step("05_scores"), step("06_ranking")])
+        _steps(con, [*_detect_steps(con, False), step("06_scores"), step("07_ranking")])
         con.execute("commit")
         best = min(best, time.perf_counter() - began)
     con.close()
@@ -408,7 +406,7 @@ def parsers(a: dict[str, Any]) -> dict[str, Any]:
     """samples/s of each way to read the recorded bodies (decompressed first, not timed)."""
     source = ReplaySource(Path(a["replay"]))
     start, end = a["window"]
-    resps = list(source.responses(specs(), start, end, STEP_S))
+    resps = list(source.responses(specs(), start, end))
     samples = sum(parse_response(r, "user", "cluster").n_samples for r in resps)
     out: dict[str, Any] = {"samples": samples, "bytes": sum(len(r.body) for r in resps)}
 

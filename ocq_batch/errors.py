@@ -8,8 +8,10 @@ message on one line and exits with code 1. Anything else is a bug.
      ├── WindowError            the scoring window is empty, reversed or outside the data
      ├── SourceError            a source cannot be read or answered badly
      │    ├── ReplayError       a recorded replay folder is missing, corrupt or incomplete
-     │    └── TransientError    a server failure worth retrying (caught by the retry loop;
-     │                          it only escapes as the SourceError that gives up)
+     │    ├── TransientError    a server failure worth retrying (caught by the retry loop;
+     │    │                     it only escapes as the SourceError that gives up)
+     │    └── ChunkTooLargeError  a request would load more samples than the server allows
+     │                          (the source splits it in two; it escapes only past 1 s chunks)
      ├── StoreError             the DuckDB store cannot be opened or has another schema
      ├── EmptyResultError       the window holds no participant
      └── ArchiveError           the archive cannot be written, published or read
@@ -49,6 +51,10 @@ class TransientError(SourceError):
         super().__init__(problem)
         self.problem = problem
         self.retry_after = retry_after
+
+
+class ChunkTooLargeError(SourceError):
+    """The server refused a request for loading too many samples at once: split its range."""
 
 
 class StoreError(OcqError):

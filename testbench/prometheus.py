@@ -20,6 +20,7 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -99,8 +100,9 @@ class PromServer(Closing):
             raise BenchError("the Prometheus server is not running; call start() first")
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, data_dir: Path) -> PromServer:
-        """Start on a free port and wait until ``/-/ready`` answers 200."""
+    def start(self, data_dir: Path, *flags: str) -> PromServer:
+        """Start on a free port and wait until ``/-/ready`` answers 200; ``flags`` are passed on
+        (e.g. ``--query.max-samples=2000``)."""
         if self._proc is not None:
             raise BenchError("this Prometheus server is already running")
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -117,6 +119,7 @@ class PromServer(Closing):
                         f"--storage.tsdb.path={data_dir}",
                         f"--web.listen-address=127.0.0.1:{self.port}",
                         "--storage.tsdb.retention.time=100y",
+                        *flags,
                     ],
                     stdin=subprocess.DEVNULL,
                     stdout=log,
@@ -201,6 +204,23 @@ def build_tsdb(event: Event, workdir: Path, rules: Path | None, eval_interval: s
     Rules are evaluated every ``eval_interval`` from the event start to its end (inclusive).
     ``rules=None`` gives the raw series only. Timings and counts go to ``workdir/bench.json``.
     """
+    return build_tsdb_from(
+        lambda path: write_openmetrics(event, path), event.params.start, event.params.end, workdir, rules,
+        eval_interval,
+    )  # fmt: skip
+
+
+def build_tsdb_from(
+    write: Callable[[Path], int],
+    start_s: float,
+    end_s: float,
+    workdir: Path,
+    rules: Path | None,
+    eval_interval: str = "30s",
+) -> Path:
+    """Build ``workdir/data`` from the OpenMetrics text ``write(path)`` writes (returning its sample
+    count), then backfill ``rules`` group by group, evaluated every ``eval_interval`` from
+    ``start_s`` to ``end_s`` (unix s, inclusive)."""
     data = workdir / "data"
     if data.exists():
         raise BenchError(f"{data} already exists; build into a fresh work folder")
@@ -211,7 +231,7 @@ def build_tsdb(event: Event, workdir: Path, rules: Path | None, eval_interval: s
     clock = began = time.perf_counter()
 
     raw = workdir / "raw.om"
-    report["samples"] = write_openmetrics(event, raw)
+    report["samples"] = write(raw)
     report["timings_s"]["openmetrics"] = round(time.perf_counter() - clock, 3)
     clock = time.perf_counter()
     _run([tool("promtool"), "tsdb", "create-blocks-from", "openmetrics", raw.name, data.name], workdir, log)
@@ -219,8 +239,8 @@ def build_tsdb(event: Event, workdir: Path, rules: Path | None, eval_interval: s
     report["timings_s"]["promtool_openmetrics"] = round(time.perf_counter() - clock, 3)
 
     groups = split_groups(rules.read_text(encoding="utf-8")) if rules is not None else []
-    start = math.floor(event.params.start)
-    end = math.ceil(event.params.end + step)  # promtool leaves the end out
+    start = math.floor(start_s)
+    end = math.ceil(end_s + step)  # promtool leaves the end out
     for i, text in enumerate(groups, start=1):
         clock = time.perf_counter()
         # relative names: promtool offsets each group's timestamps by a hash of group name and

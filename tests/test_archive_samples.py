@@ -35,17 +35,17 @@ WINDOWS = {
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A small event: its first half hour recorded in 40-point chunks, then the whole hour in one
+    """A small event: its first half hour recorded in 20-minute chunks, then the whole hour in one
     request each, so a series' samples come from several fetches and two origins. Some series
     have no exercise (participants) or no env (pipeline)."""
     tmp = tmp_path_factory.mktemp("samples")
     con = open_store(tmp / "store.duckdb")
     loader = Loader(con, "user", "cluster")
-    for name, hours, max_points in (("chunked", 0.5, 40), ("whole", 1.0, 11000)):
+    for name, hours, chunk_s in (("chunked", 0.5, 1200.0), ("whole", 1.0, 6 * 3600.0)):
         params = SimParams(participants=6, clusters=2, hours=hours, start=T0 - 900)
-        write_replay(build_event(params), tmp / name, max_points=max_points)
+        write_replay(build_event(params), tmp / name, chunk_s=chunk_s)
         source = ReplaySource(tmp / name)
-        loader.add_all(source.responses(plan_queries(DEFAULT), params.start, params.end, params.step_s))
+        loader.add_all(source.responses(plan_queries(DEFAULT), params.start, params.end))
     yield con
     con.close()
 

@@ -149,10 +149,10 @@ def test_undecidable_cutoff_names_both(run_event) -> None:
     assert not result.cutoff.decidable and result.cutoff.pairs == [("amy", "ben")]
     named = set(result.findings[result.findings.check == "cutoff_undecidable"].user)
     assert named == {"amy", "ben"} and not result.clean
-    # at the 30 s resolution of the samples alone (3 x 0.2 points of uncertainty), 0.8 points separate them
-    _, sharp = audit_of(
-        run_event, data, config=replace(config, audit=replace(Audit(), collect_interval_s=0)), step=30
-    )
+    # at the resolution of the samples alone (a 30 s interval, a 1 s rule over them, no collection
+    # and no lag: 3 x 0.21 points of uncertainty), 0.8 points separate them
+    sharp_lineage = replace(Audit(), collect_interval_s=0, component_lag_s=0, eval_interval_s=1)
+    _, sharp = audit_of(run_event, data, config=replace(config, audit=sharp_lineage), step=30)
     assert sharp.cutoff.decidable
 
 
@@ -185,8 +185,10 @@ def test_score_bounds_contain_the_score(run_event, model) -> None:
     assert (rob.score_min <= rob.score_max).all()
     assert (rob.score_min == rob.score).all()
     ann = rob.set_index("user").loc["ann"]
-    if model == "continuous":  # every completion up to 5 minutes earlier: 3 exercises x 2 points
-        assert ann.score_max - ann.score_min == pytest.approx(6.0)
+    if model == "continuous":  # every completion up to 6.5 minutes earlier: 3 exercises x 2.6 points
+        # the sample before (30 s) and the lineage: the rule's input interval (no component series:
+        # the 30 s evaluation interval), collect_interval 300 s, component_lag 30 s
+        assert ann.score_max - ann.score_min == pytest.approx(3 * (30 + 30 + 300 + 30) * 2 / 300)
 
 
 def test_audit_of_an_archive_keeps_the_completions_after_its_window(tmp_path: Path) -> None:

@@ -20,10 +20,9 @@ import pytest
 from conftest import T0, run_checked
 
 from ocq_batch.config.model import DEFAULT, Window
-from ocq_batch.detect.steps import run_pipeline
 from ocq_batch.errors import StoreError
 from ocq_batch.load.loader import Loader
-from ocq_batch.load.store import SCHEMA_VERSION, open_store
+from ocq_batch.load.store import open_store
 from ocq_batch.pull.queries import QuerySpec, plan_queries
 from ocq_batch.pull.source import Response
 from ocq_batch.sim.promjson import matrix_body
@@ -109,28 +108,14 @@ def test_overlapping_response_rebuilds_the_series_from_its_samples(tmp_path: Pat
     con.close()
 
 
-def test_a_version_1_store_is_upgraded_in_place(tmp_path: Path) -> None:
-    spec = _spec("completion/hero/prod")
-    rng = random.Random(7)
-    series = {(u, "t1"): _random_series(rng, 60) for u in ("ann", "bob", "cat")}
+@pytest.mark.parametrize("version", ["1", "2"])
+def test_an_older_store_of_grid_values_is_refused(tmp_path: Path, version: str) -> None:
+    """Stores before schema 3 hold query_range grid values, not the samples the TSDB stores: no
+    upgrade can give the raw times back, so they are refused with what to do."""
     path = tmp_path / "store.duckdb"
-    window = Window(from_epoch(T0), from_epoch(T0 + 45 * 60))
     con = open_store(path)
-    _load(con, [_response(spec, series, -10, 19), _response(spec, series, 20, 49)])
-    run_pipeline(con, CONFIG, window)
-    before = con.execute("select * from transitions").fetchall()
-    # what version 1 wrote: no change log
-    con.execute("drop table chunks")
-    con.execute("drop table state_changes")
-    con.execute("update meta set value = '1' where key = 'schema_version'")
+    con.execute("update meta set value = ? where key = 'schema_version'", [version])
     con.close()
-
-    with pytest.raises(StoreError, match=r"schema version 1.*run a command that writes to it once"):
-        open_store(path, read_only=True)
-    con = open_store(path)
-    assert con.execute("select value from meta where key = 'schema_version'").fetchall() == [
-        (str(SCHEMA_VERSION),)
-    ]
-    run_checked(con, CONFIG, window)
-    assert con.execute("select * from transitions").fetchall() == before
-    con.close()
+    for read_only in (True, False):
+        with pytest.raises(StoreError, match=rf"schema {version}\).*grid values.*pass a new --out"):
+            open_store(path, read_only=read_only)

@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import REPO, run_cli
 
+from ocq_batch.archive.layout import ARCHIVE_VERSION
 from ocq_batch.config.model import DEFAULT
 from ocq_batch.sim.event import SimParams, build_event
 
@@ -35,6 +36,8 @@ def expected_ranking() -> list[tuple[str, float, float | None]]:
     users: set[str] = set()
     for e in entries:
         doc = json.loads(gzip.decompress((folder / e["file"]).read_bytes()))
+        if e["key"].startswith("raw_"):  # kube-state-metrics evidence: no user label, not participation
+            continue
         for s in doc["data"]["result"]:
             user = s["metric"]["user"]
             if any(T_FROM <= float(t) <= T_TO for t, _ in s["values"]):
@@ -60,7 +63,9 @@ def expected_ranking() -> list[tuple[str, float, float | None]]:
             c = first.get((user, ex.name))
             if c is None:
                 continue
-            score += ex.base + ex.penalty * (T_FROM + ex.expected_s - c) / 300 + (T_TO - c) / 300
+            c_s = (round(c * 1e6) - round(T_FROM * 1e6)) / 1e6  # seconds after T0, to the microsecond
+            to_s = T_TO - T_FROM
+            score += ex.base + ex.penalty * (ex.expected_s - c_s) / 300 + (to_s - c_s) / 300
             last = c if last is None else max(last, c)
         ranking.append((user, score, last))
     ranking.sort(key=lambda r: (-round(r[1], 6), r[2] if r[2] is not None else float("inf"), r[0]))
@@ -104,7 +109,7 @@ def test_demo_planted_cases_are_visible(demo_archive: Path) -> None:
 
 def test_archive_schema_and_manifest(demo_archive: Path) -> None:
     manifest = json.loads((demo_archive / "manifest.json").read_text())
-    assert manifest["schema_version"] == 1 and manifest["format"] == "ocq-archive"
+    assert manifest["schema_version"] == ARCHIVE_VERSION == 2 and manifest["format"] == "ocq-archive"
     assert manifest["window"] == {"from": WINDOW[0], "to": WINDOW[1]}
     assert len(manifest["config"]["digest"]) == 64
     columns = {

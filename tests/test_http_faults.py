@@ -8,6 +8,7 @@ from __future__ import annotations
 import gzip
 import itertools
 import logging
+import math
 import random
 import threading
 import time
@@ -18,11 +19,12 @@ from pathlib import Path
 from urllib.parse import parse_qs
 
 import httpx
+import numpy as np
 import orjson
 import pytest
 
 from ocq_batch.errors import ConfigError, ReplayError, SourceError, WindowError
-from ocq_batch.pull.api import chunk_range
+from ocq_batch.pull.api import RAW, chunk_range, raw_chunks
 from ocq_batch.pull.client import PromClient
 from ocq_batch.pull.http_options import HttpOptions, redact_url
 from ocq_batch.pull.queries import QuerySpec
@@ -48,11 +50,20 @@ def form(request: httpx.Request) -> dict[str, str]:
 
 
 def answer(request: httpx.Request) -> bytes:
-    """A matrix body that echoes the request, so each chunk's body is distinct."""
+    """A matrix body that echoes the request, so each chunk's body is distinct: a query_range's
+    grid, or for an instant query of a range selector (``q[<n>ms]`` at ``time``) a sample every
+    30 s of the range (t - range, t]."""
     f = form(request)
-    start, end, step = float(f["start"]), float(f["end"]), float(f["step"])
-    n = int((end - start) // step) + 1
-    return matrix_body([({"query": f["query"]}, [(start + k * step, 1.0) for k in range(n)])])
+    if "step" in f:
+        start, end, step = float(f["start"]), float(f["end"]), float(f["step"])
+        n = int((end - start) // step) + 1
+        return matrix_body([({"query": f["query"]}, [(start + k * step, 1.0) for k in range(n)])])
+    selector, _, rest = f["query"].rpartition("[")
+    end = float(f["time"])
+    start = end - int(rest.rstrip("ms]")) / 1000
+    first = math.floor(start / STEP) * STEP + STEP  # the grid's first point after start
+    points = [(t, 1.0) for t in np.arange(first, end + 1e-9, STEP)]
+    return matrix_body([({"query": selector}, points)])
 
 
 def ok(request: httpx.Request) -> httpx.Response:
@@ -243,7 +254,7 @@ def test_warnings_collected_when_partial_allowed() -> None:
     options = HttpOptions(base_url=BASE, token_env="OCQ_TOKEN", allow_partial=True)
     spec = QuerySpec("completion/hero/*", "completion", "hero", None, Q)
     with HttpSource(options, transport=httpx.MockTransport(script)) as source:
-        out = list(source.responses([spec], T0, T0 + 300, 30))
+        out = list(source.responses([spec], T0, T0 + 300))
     assert len(out) == 1 and source.warnings == [f"{Q}: store down"]
 
 
@@ -427,12 +438,19 @@ SPECS = [
     for i in range(3)
 ]
 STEP = 30.0
-END = T0 + 39 * STEP  # 40 points: 4 chunks of 10 per query, 12 requests
+END = T0 + 39 * STEP  # 40 samples: 4 raw chunks of 300 s per query, 12 requests
+CHUNK_S = 300.0
 
 
 def source(script: Script, **kw: object) -> HttpSource:
-    options = HttpOptions(base_url=BASE, token_env="OCQ_TOKEN", max_points=10, max_retries=1)
-    return HttpSource(options, transport=httpx.MockTransport(script), sleep=lambda s: None, **kw)  # type: ignore[arg-type]
+    options = HttpOptions(base_url=BASE, token_env="OCQ_TOKEN", max_retries=1)
+    return HttpSource(
+        options,
+        transport=httpx.MockTransport(script),
+        sleep=lambda s: None,
+        chunk_s=CHUNK_S,
+        **kw,  # type: ignore[arg-type]
+    )
 
 
 def test_responses_come_in_spec_then_chunk_order_whatever_the_completion_order() -> None:
@@ -451,13 +469,13 @@ def test_responses_come_in_spec_then_chunk_order_whatever_the_completion_order()
     ticks: list[int] = []
     script = Script(slow_first)
     with source(script, progress=ticks.append) as src:
-        assert src.plan(SPECS, T0, END, STEP) == 12
-        out = list(src.responses(SPECS, T0, END, STEP))
-    chunks = chunk_range(T0, END, STEP, 10)
+        assert src.plan(SPECS, T0, END) == 12
+        out = list(src.responses(SPECS, T0, END))
+    chunks = raw_chunks(T0, END, CHUNK_S)
     assert [(r.spec, r.start, r.end) for r in out] == [(s, a, b) for s in SPECS for a, b in chunks]
     for r in out:
         assert orjson.loads(r.body)["data"]["result"][0]["metric"]["query"] == r.spec.query
-        assert r.step == STEP and r.origin == BASE
+        assert r.step == RAW and r.origin == BASE
     assert ticks == [1] * 12 and 1 < peak[0] <= 4
 
 
@@ -469,7 +487,7 @@ def recorded(folder: Path) -> dict[tuple[str, float, float, float], bytes]:
 def test_interrupted_fetch_resumes_with_only_the_missing_requests(tmp_path: Path) -> None:
     good = Script(ok)
     with source(good, recorder=ReplayWriter(tmp_path / "full", BASE)) as src:
-        full = list(src.responses(SPECS, T0, END, STEP))
+        full = list(src.responses(SPECS, T0, END))
 
     n_ok, served = 5, [0]
     lock = threading.Lock()
@@ -483,13 +501,13 @@ def test_interrupted_fetch_resumes_with_only_the_missing_requests(tmp_path: Path
 
     folder = tmp_path / "resumed"
     with source(Script(dies_after_n), recorder=ReplayWriter(folder, BASE)) as src, pytest.raises(SourceError):
-        list(src.responses(SPECS, T0, END, STEP))
+        list(src.responses(SPECS, T0, END))
     assert len(recorded(folder)) == n_ok
 
     second = Script(ok)
     ticks: list[int] = []
     with source(second, recorder=ReplayWriter(folder, BASE), progress=ticks.append) as src:
-        again = list(src.responses(SPECS, T0, END, STEP))
+        again = list(src.responses(SPECS, T0, END))
     assert len(second.requests) == 12 - n_ok and ticks == [1] * 12
     assert [(r.spec, r.start, r.end, r.body) for r in again] == [
         (r.spec, r.start, r.end, r.body) for r in full
@@ -503,10 +521,11 @@ def test_unsettled_chunks_are_fetched_again(tmp_path: Path) -> None:
 
     spec = QuerySpec("completion/hero/prod", "completion", "hero", "prod", "up")
     start, end = 1_700_000_000.0, 1_700_000_000.0 + 600
+    (chunk,) = raw_chunks(start, end)
     folder = tmp_path / "rec"
     writer = ReplayWriter(folder, BASE)
     early = matrix_body([({"user": "a"}, [(start, 0.0)])])
-    writer.add("up", start, end, 60.0, early, key=spec.key, recorded_at=iso(from_epoch(end - 60)))
+    writer.add("up", *chunk, RAW, early, key=spec.key, recorded_at=iso(from_epoch(end - 60)))
     calls: list[int] = []
     late = matrix_body([({"user": "a"}, [(start, 0.0), (end, 1.0)])])
 
@@ -516,12 +535,12 @@ def test_unsettled_chunks_are_fetched_again(tmp_path: Path) -> None:
 
     opts = HttpOptions(BASE)
     with HttpSource(opts, recorder=ReplayWriter(folder, BASE), transport=httpx.MockTransport(handler)) as src:
-        (resp,) = list(src.responses([spec], start, end, 60.0))
+        (resp,) = list(src.responses([spec], start, end))
     assert calls == [1] and resp.body == late
     assert ReplayReader(folder).read(ReplayReader(folder).entries[0]) == late  # the newer answer wins
     # now settled (recorded long after its end): reused without a request
     with HttpSource(opts, recorder=ReplayWriter(folder, BASE), transport=httpx.MockTransport(handler)) as src:
-        list(src.responses([spec], start, end, 60.0))
+        list(src.responses([spec], start, end))
     assert calls == [1]
     # --refetch fetches it all the same
     with HttpSource(
@@ -529,27 +548,26 @@ def test_unsettled_chunks_are_fetched_again(tmp_path: Path) -> None:
         recorder=ReplayWriter(folder, BASE),
         transport=httpx.MockTransport(handler),
     ) as src:
-        list(src.responses([spec], start, end, 60.0))
+        list(src.responses([spec], start, end))
     assert calls == [1, 1]
 
 
 def test_a_lost_recording_says_refetch_and_refetch_repairs_it(tmp_path: Path) -> None:
     spec = QuerySpec("completion/hero/prod", "completion", "hero", "prod", "up")
     start, end = 1_700_000_000.0, 1_700_000_000.0 + 600
+    (chunk,) = raw_chunks(start, end)
     folder = tmp_path / "rec"
     body = matrix_body([({"user": "a"}, [(start, 0.0), (end, 1.0)])])
-    entry = ReplayWriter(folder, BASE).add(
-        "up", start, end, 60.0, body, key=spec.key
-    )  # settled: recorded now
+    entry = ReplayWriter(folder, BASE).add("up", *chunk, RAW, body, key=spec.key)  # settled: recorded now
     (folder / entry.file).unlink()  # e.g. an OS crash before the folder reached the disk
     transport = httpx.MockTransport(lambda request: httpx.Response(200, content=body))
     with (
         HttpSource(HttpOptions(BASE), recorder=ReplayWriter(folder, BASE), transport=transport) as src,
         pytest.raises(ReplayError, match="run the same command again with --refetch"),
     ):
-        list(src.responses([spec], start, end, 60.0))
+        list(src.responses([spec], start, end))
     opts = HttpOptions(BASE, refetch=True)
     with HttpSource(opts, recorder=ReplayWriter(folder, BASE), transport=transport) as src:
-        (resp,) = list(src.responses([spec], start, end, 60.0))
+        (resp,) = list(src.responses([spec], start, end))
     assert resp.body == body
     assert ReplayReader(folder).entries == [entry] and ReplayReader(folder).read(entry) == body

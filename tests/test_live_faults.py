@@ -11,6 +11,10 @@ from proxy import StallingProxy
 
 TOKEN = "sha256~TOPSECRET-fault-9999"
 
+# the participants' stored samples: an instant query of opencodequest_users[<range>] (form-encoded)
+USERS_RAW = b"query=opencodequest_users%5B"
+
+
 FAULTS = {
     "unauthorized": (401, b"Unauthorized", ["token is missing, expired or lacks rights"]),
     "forbidden": (403, b'{"status":"error","errorType":"forbidden","error":"no"}', ["token"]),
@@ -63,7 +67,7 @@ def test_allow_partial_records_the_warning_in_the_manifest(prometheus, tmp_path:
     warning = b'{"status":"success","data":{"resultType":"matrix","result":[]},"warnings":["store down"]}'
     out = tmp_path / "out"
     with StallingProxy(
-        prometheus.url, fault=lambda _n, req: (200, warning) if b"query=opencodequest_users&" in req else None
+        prometheus.url, fault=lambda _n, req: (200, warning) if USERS_RAW in req else None
     ) as proxy:
         proc = run_cli(
             "export",

@@ -8,19 +8,17 @@ import signal
 import subprocess
 import time
 from dataclasses import replace
-from itertools import pairwise
 from pathlib import Path
 
 import duckdb
 import pyarrow.parquet as pq
 import pytest
 from conftest import T0, ocq_batch_cmd, run_cli, server_args
-from promfixtures import query_range
 from proxy import StallingProxy
 
 from ocq_batch.config.model import DEFAULT, Window
 from ocq_batch.jobs.export import export
-from ocq_batch.pull.api import chunk_range
+from ocq_batch.pull.api import RAW, range_selector, raw_chunks
 from ocq_batch.pull.http_options import HttpOptions
 from ocq_batch.pull.queries import plan_queries
 from ocq_batch.pull.server import HttpSource
@@ -60,27 +58,44 @@ def _signal_rows(con: duckdb.DuckDBPyConnection, exercise: str, env: str) -> set
     }
 
 
+def _stored(prometheus, query: str, start: float, end: float) -> dict[tuple[str, str], dict[float, float]]:
+    """The server's stored samples of ``query`` in (start, end], per (user, cluster): an instant
+    query of the range selector, asked of the server directly."""
+    import httpx
+
+    form = {"query": range_selector(query, start, end), "time": str(end)}
+    with httpx.Client(trust_env=False, timeout=60) as client:
+        body = client.post(f"{prometheus.url}/api/v1/query", data=form).json()
+    return {
+        (s["metric"]["user"], s["metric"]["cluster"]): {float(t): float(v) for t, v in s["values"]}
+        for s in body["data"]["result"]
+    }
+
+
 def test_component_completion_agrees_with_the_server_sample_for_sample(prometheus, tmp_path: Path) -> None:
+    """The components signal is the AND of the component samples at each instant they share:
+    computed here from the server's own stored samples, and compared row by row."""
     config = replace(DEFAULT, signal="components")
     result = export(config, WINDOW, None, tmp_path / "out", http=HttpOptions(prometheus.url))
     con = duckdb.connect(str(result.store), read_only=True)
     checked = 0
+    start, end = T0 - 0.001, T0 + 150 * 60
     for ex in config.exercises:
         for env in config.envs:
             parts = [f"opencodequest_{ex.name}_quarkus_pod:{env}", f"opencodequest_{ex.name}_pipeline"]
             if "database" in ex.components:
                 parts.insert(1, f"opencodequest_{ex.name}_db_pod:{env}")
-            expr = f"max(({' + '.join(parts)}) == bool {len(parts)}) by (user, cluster)"
-            server = {
-                (s["metric"]["user"], s["metric"]["cluster"], round(float(t)), int(float(v)))
-                for s in query_range(prometheus, expr, T0, T0 + 150 * 60, 30)
-                for t, v in s["values"]
-            }
+            stored = [_stored(prometheus, part, start, end) for part in parts]
+            server = set()
+            for key in set.intersection(*(set(s) for s in stored)):
+                for at in set.intersection(*(set(s[key]) for s in stored)):
+                    state = int(all(s[key][at] >= 0.5 for s in stored))
+                    server.add((*key, round(at), state))
             ours = _signal_rows(con, ex.name, env)
             assert ours == server, (ex.name, env, len(ours ^ server))
             checked += len(ours)
     con.close()
-    assert checked > 74 * 9 * 300
+    assert checked > 74 * 9 * 250
 
 
 def test_recorded_completion_agrees_with_components_within_one_evaluation(prometheus, tmp_path: Path) -> None:
@@ -106,26 +121,34 @@ def test_recorded_completion_agrees_with_components_within_one_evaluation(promet
         assert at.timestamp() >= T0 + 150 * 60 - 30
 
 
-def test_chunked_fetch_returns_exactly_what_one_request_returns(prometheus) -> None:
-    spec = next(s for s in plan_queries(DEFAULT) if s.key == "completion/hero/prod")
-    start, end = T0 - 900, T0 + 165 * 60  # 361 points at 30 s
-    whole = {}
-    with HttpSource(HttpOptions(prometheus.url)) as src:
-        (resp,) = list(src.responses([spec], start, end, 30))
+def _kept(resp) -> dict[tuple[str, str], list]:
+    """A raw response's samples as the loader keeps them: those of its range (start, end]."""
     import orjson
 
-    for s in orjson.loads(resp.body)["data"]["result"]:
-        whole[(s["metric"]["user"], s["metric"]["cluster"])] = s["values"]
+    return {
+        (s["metric"]["user"], s["metric"]["cluster"]): [
+            v for v in s["values"] if resp.start < float(v[0]) <= resp.end
+        ]
+        for s in orjson.loads(resp.body)["data"]["result"]
+    }
+
+
+def test_chunked_fetch_returns_exactly_what_one_request_returns(prometheus) -> None:
+    spec = next(s for s in plan_queries(DEFAULT) if s.key == "completion/hero/prod")
+    start, end = T0 - 900, T0 + 165 * 60  # 3 hours
+    with HttpSource(HttpOptions(prometheus.url)) as src:
+        (resp,) = list(src.responses([spec], start, end))
+    whole = _kept(resp)
     pieces: dict[tuple[str, str], list] = {}
-    with HttpSource(HttpOptions(prometheus.url, max_points=50, concurrency=3)) as src:
-        assert src.plan([spec], start, end, 30) == 8
-        for resp in src.responses([spec], start, end, 30):
-            for s in orjson.loads(resp.body)["data"]["result"]:
-                pieces.setdefault((s["metric"]["user"], s["metric"]["cluster"]), []).extend(s["values"])
-    assert pieces == whole
+    with HttpSource(HttpOptions(prometheus.url, concurrency=3), chunk_s=1500.0) as src:
+        assert src.plan([spec], start, end) == len(raw_chunks(start, end, 1500.0)) == 8
+        for resp in src.responses([spec], start, end):
+            for key, values in _kept(resp).items():
+                pieces.setdefault(key, []).extend(values)
+    assert {k: v for k, v in pieces.items() if v} == {k: v for k, v in whole.items() if v}
     for values in pieces.values():
         ts = [v[0] for v in values]
-        assert ts == sorted(set(ts))
+        assert ts == sorted(set(ts))  # the sample at a shared edge is kept once
 
 
 def test_gzip_and_plain_answers_of_a_real_server_are_the_same_bytes(prometheus) -> None:
@@ -138,7 +161,7 @@ def test_gzip_and_plain_answers_of_a_real_server_are_the_same_bytes(prometheus) 
             src.client._http.event_hooks["response"] = [
                 lambda r, seen=seen: seen.append(r.headers.get("Content-Encoding"))
             ]
-            (resp,) = list(src.responses([spec], T0 - 900, T0 + 165 * 60, 30))
+            (resp,) = list(src.responses([spec], T0 - 900, T0 + 165 * 60))
         bodies[compression] = resp.body
         assert seen == (["gzip"] if compression == "gzip" else [None]), compression
     assert bodies["gzip"] == bodies["none"] == bodies["auto"]
@@ -156,50 +179,46 @@ def test_each_body_is_hashed_once_and_the_digest_travels_with_it(prometheus, tmp
     specs = [s for s in plan_queries(DEFAULT) if s.key.startswith("completion/")][:3]
     start, end = T0 - 900, T0 + 165 * 60
     for _run in ("fetched", "read back from the recording"):
-        with HttpSource(HttpOptions(prometheus.url, max_points=120)) as src:
+        with HttpSource(HttpOptions(prometheus.url), chunk_s=3600.0) as src:
             src.recorder = ReplayWriter(tmp_path / "rec", source=src.label)
-            got = list(src.responses(specs, start, end, 30))
+            got = list(src.responses(specs, start, end))
         assert len(got) > len(specs)
         assert all(r.sha256 == hashlib.sha256(r.body).hexdigest() for r in got)
-    replayed = list(ReplaySource(tmp_path / "rec").responses(specs, start, end, 30))
+    replayed = list(ReplaySource(tmp_path / "rec").responses(specs, start, end))
     assert [r.sha256 for r in replayed] == [r.sha256 for r in got]
     assert all(r.sha256 == hashlib.sha256(r.body).hexdigest() for r in replayed)
 
 
-def test_more_than_11000_points_is_split_for_a_real_server(prometheus) -> None:
-    import httpx
-    import orjson
+def test_a_chunk_too_large_for_the_server_is_split(demo_tsdb: Path, tmp_path: Path) -> None:
+    """A server that refuses to load so many samples at once (HTTP 422) gets each refused
+    chunk again in halves, down to what it answers; the samples are the same, once each."""
+    from testbench.prometheus import PromServer, copy_tsdb
 
     spec = next(s for s in plan_queries(DEFAULT) if s.key == "completion/hero/prod")
-    start, end = T0 - 900, T0 - 900 + 4 * 3600  # 14,401 points at 1 s
-    form = {"query": spec.query, "start": str(start), "end": str(end), "step": "1"}
-    refused = httpx.post(f"{prometheus.url}/api/v1/query_range", data=form)
-    assert refused.status_code == 400 and "11,000 points" in refused.text
+    start, end = T0 - 900, T0 + 165 * 60
+    data = copy_tsdb(demo_tsdb, tmp_path / "tsdb")
+    with PromServer(tmp_path).start(data, "--query.max-samples=4000") as small:
+        # 77 series of 360 samples: one request is refused
+        import httpx
 
-    def points(max_points: int) -> tuple[int, dict]:
-        got: dict[tuple[str, str], list] = {}
-        with HttpSource(HttpOptions(prometheus.url, max_points=max_points)) as src:
-            n = src.plan([spec], start, end, 1)
-            for resp in src.responses([spec], start, end, 1):
-                for s in orjson.loads(resp.body)["data"]["result"]:
-                    got.setdefault((s["metric"]["user"], s["metric"]["cluster"]), []).extend(s["values"])
-        return n, got
-
-    n_big, big = points(11000)
-    n_small, small = points(4000)
-    assert (n_big, n_small) == (2, 4)
-    assert big == small and len(big) >= 74
-    edges = [b for _, b in chunk_range(start, end, 1)][:-1]
-    contiguous = 0
-    for values in big.values():
-        ts = [v[0] for v in values]
-        assert ts == sorted(set(ts))  # no duplicate at a chunk edge
-        present = set(ts)
-        for edge in edges:  # and no hole: a series present around an edge is present on both sides
-            if edge - 1 in present and edge + 2 in present:
-                assert edge in present and edge + 1 in present
-        contiguous += all(b - a == 1 for a, b in pairwise(ts))
-    assert contiguous >= 70
+        form = {"query": range_selector(spec.query, start, end), "time": str(end)}
+        refused = httpx.post(f"{small.url}/api/v1/query", data=form)
+        assert refused.status_code == 422 and "too many samples" in refused.text
+        with HttpSource(HttpOptions(small.url)) as src:
+            assert src.plan([spec], start, end) == 1
+            parts = list(src.responses([spec], start, end))
+    assert len(parts) == 8  # halved three times: 3 h, 1.5 h, 45 min, 22.5 min (about 3,000 samples)
+    assert [p.start for p in parts[1:]] == [p.end for p in parts[:-1]]  # consecutive, no hole
+    split: dict[tuple[str, str], list] = {}
+    for resp in parts:
+        for key, values in _kept(resp).items():
+            split.setdefault(key, []).extend(values)
+    with (
+        PromServer(tmp_path / "big").start(copy_tsdb(demo_tsdb, tmp_path / "tsdb2")) as big,
+        HttpSource(HttpOptions(big.url)) as src,
+    ):
+        (whole,) = list(src.responses([spec], start, end))
+    assert {k: v for k, v in split.items() if v} == {k: v for k, v in _kept(whole).items() if v}
 
 
 def _store_facts(path: Path) -> tuple[list, list, list]:
@@ -320,6 +339,10 @@ def test_token_never_lands_anywhere(prometheus, tmp_path: Path) -> None:
     assert checked > 30
 
 
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else repr(float(x))
+
+
 def test_bundled_demo_is_what_the_real_server_returns(prometheus) -> None:
     """data/demo was recorded from this bench (scripts/record-demo); the server still answers the same."""
     import httpx
@@ -329,15 +352,15 @@ def test_bundled_demo_is_what_the_real_server_returns(prometheus) -> None:
     reader = ReplayReader(REPO_DEMO)
     assert "Prometheus" in reader.source
     assert len(reader.entries) == len(plan_queries(DEFAULT))
+    thanos = {"partial_response": "false", "max_source_resolution": "0s"}
     with httpx.Client(trust_env=False, timeout=30) as client:
         for entry in reader.entries:
-            form = {
-                "query": entry.query,
-                "start": str(int(entry.start)),
-                "end": str(int(entry.end)),
-                "step": str(int(entry.step)),
-                "partial_response": "false",
-                "max_source_resolution": "0s",
-            }
-            live = client.post(f"{prometheus.url}/api/v1/query_range", data=form).content
+            if entry.step == RAW:  # the stored samples: an instant query of the range selector
+                form = {"query": range_selector(entry.query, entry.start, entry.end), "time": _num(entry.end)}
+                path = "/api/v1/query"
+            else:
+                form = {"query": entry.query, "start": _num(entry.start), "end": _num(entry.end),
+                        "step": _num(entry.step)}  # fmt: skip
+                path = "/api/v1/query_range"
+            live = client.post(f"{prometheus.url}{path}", data={**form, **thanos}).content
             assert live == reader.read(entry), entry.query

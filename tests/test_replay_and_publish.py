@@ -17,17 +17,24 @@ from ocq_batch.pull.replay import INDEX, ReplayReader, ReplayWriter, pack
 
 def test_chunks_cover_a_window_only_when_contiguous(tmp_path: Path) -> None:
     w = ReplayWriter(tmp_path, "test")
+    # an expression read with query_range: chunks [a, b], [b + step, c]
     w.add("up", 0, 600, 60, b"{}")
     w.add("up", 660, 1200, 60, b"{}")
     w.add("up", 1800, 2400, 60, b"{}")
+    # stored samples: chunks (a, b], (b, c]
+    w.add("raw", -0.001, 600, 0, b"{}")
+    w.add("raw", 600, 1200, 0, b"{}")
+    w.add("raw", 1800, 2400, 0, b"{}")
     r = ReplayReader(tmp_path)
-    assert len(r.entries_for("up", 100, 1100, 60)) == 2
-    with pytest.raises(WindowError, match="outside the recorded data"):
-        r.entries_for("up", 100, 2000, 60)
-    with pytest.raises(ReplayError, match="step 60s, not 30s"):
-        r.entries_for("up", 100, 200, 30)
+    assert len(r.entries_for("up", 100, 1100, raw=False)) == 2
+    assert len(r.entries_for("raw", 0, 1100, raw=True)) == 2
+    for query, raw in (("up", False), ("raw", True)):
+        with pytest.raises(WindowError, match="outside the recorded data"):
+            r.entries_for(query, 100, 2000, raw=raw)
+    with pytest.raises(ReplayError, match="does not hold 'up' as stored samples"):
+        r.entries_for("up", 100, 200, raw=True)
     with pytest.raises(ReplayError, match="no response for query 'down'"):
-        r.entries_for("down", 100, 200, 60)
+        r.entries_for("down", 100, 200, raw=True)
 
 
 def test_writer_is_idempotent_and_repairs_a_cut_index(tmp_path: Path) -> None:

@@ -53,7 +53,7 @@ def test_flap_is_counted_but_first_completion_is_sticky(run_event):
     con = run_event(MiniEvent(prod("hero", {("ann", "t1"): flapping})))
     (c,) = rows(con, "select * from completions")
     assert c["completed_at"] == minutes(52)[0]
-    assert c["completed_after"] == minutes(51)[0]
+    assert c["prev_sample_at"] == minutes(51)[0]  # the data's own bound; completed_after is widened
     assert (c["n_flaps"], c["n_regressions"]) == (1, 1)
     (s,) = rows(con, "select * from scores where model = 'continuous' and exercise = 'hero'")
     assert s["completed_at"] == minutes(52)[0]
@@ -76,9 +76,11 @@ def test_gap_widens_uncertainty_and_nan_is_not_zero(run_event):
     # 0 until 58, then missing samples and a NaN, then 1 from 62
     values = [0.0] * 64 + [None, None, NAN, None] + [1.0] * 10
     con = run_event(MiniEvent(prod("hero", {("cat", "t1"): series(values, start_min=-5)})))
-    (c,) = rows(con, "select completed_at, completed_after from completions")
+    (c,) = rows(con, "select completed_at, prev_sample_at, completed_after, lineage_s from completions")
     assert c["completed_at"] == minutes(63)[0]
-    assert c["completed_after"] == minutes(58)[0]
+    assert c["prev_sample_at"] == minutes(58)[0]
+    # the gap (more than two native intervals) is stale evidence: the lineage counts from before it
+    assert c["completed_after"] == minutes(58)[0] - c["lineage_s"]
     # a NaN between two 1s is a gap, not a regression
     con2 = run_event(MiniEvent(prod("hero", {("cat", "t1"): series([0, 1, NAN, 1, 1], start_min=50)})))
     assert rows(con2, "select count(*) as n from transitions")[0]["n"] == 1
@@ -86,8 +88,9 @@ def test_gap_widens_uncertainty_and_nan_is_not_zero(run_event):
 
 def test_window_start_at_one(run_event):
     con = run_event(MiniEvent(prod("hero", {("dan", "t1"): steps(-10)})), window=(T0, T0 + 150 * 60))
-    (c,) = rows(con, "select completed_at, completed_after, complete_at_window_start from completions")
-    assert c == {"completed_at": T0, "completed_after": None, "complete_at_window_start": True}
+    (c,) = rows(con, "select completed_at, prev_sample_at, complete_at_window_start from completions")
+    assert c == {"completed_at": T0, "prev_sample_at": None, "complete_at_window_start": True}
+    assert rows(con, "select completed_after from completions") == [{"completed_after": None}]
     (t,) = rows(con, "select from_value, to_value, is_window_start from transitions")
     assert t == {"from_value": None, "to_value": 1, "is_window_start": True}
 
@@ -231,7 +234,7 @@ def test_reloading_the_same_responses_changes_nothing(run_event, tmp_path):
         "(select count(*) from fetches) as f",
     )
     stats = Loader(con, "user", "cluster").add_all(
-        ReplaySource(tmp_path / "replay0").responses(plan_queries(DEFAULT), T0, T0 + 9000, 60)
+        ReplaySource(tmp_path / "replay0").responses(plan_queries(DEFAULT), T0, T0 + 9000)
     )
     after = rows(
         con,
@@ -251,7 +254,7 @@ def test_a_failed_run_leaves_the_previous_projections(run_event, monkeypatch):
     real = pipeline.sql_text
 
     def failing(name: str) -> str:
-        if name == "detect/05_scores.sql":
+        if name == "detect/06_scores.sql":
             raise RuntimeError("disk full")
         return real(name)
 
@@ -273,5 +276,5 @@ def test_signal_edges_stays_out_of_the_store(run_event):
     assert len(rows(con, "select * from transitions")) == 3
     con.execute("drop table signal_edges")
     con.execute("create table main.signal_edges as select 1 as stale")  # as an earlier version left it
-    con.execute(sql_text("detect/02_signal.sql"))
+    con.execute(sql_text("detect/03_signal.sql"))
     assert con.execute(stored).fetchall() == [(0,)]

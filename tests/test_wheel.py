@@ -33,7 +33,7 @@ def test_the_wheel_runs_the_quick_start_from_another_folder(tmp_path: Path) -> N
     )
     (wheel,) = dist.glob("ocq_batch-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    assert "ocq_batch/sql/macros.sql" in names and "ocq_batch/sql/detect/05_scores.sql" in names
+    assert "ocq_batch/sql/macros.sql" in names and "ocq_batch/sql/detect/06_scores.sql" in names
     assert "ocq_batch/data/demo/index.jsonl" in names
     assert not [n for n in names if n.startswith(("testbench/", "tests/", "benchmarks/"))]
 

@@ -20,7 +20,7 @@ REPLAY_DIR = "replay"  # responses recorded from a live server, kept across runs
 OWN_FILES = {MANIFEST, "ranking.csv", "report.md", "report.html", REPLAY_DIR, *STORE_FILES}
 
 # the layout of an archive (files, columns, manifest); the store's schema has its own version
-ARCHIVE_VERSION = 1
+ARCHIVE_VERSION = 2  # 2: samples at the times the TSDB stores them; completions' lineage columns
 
 # the Parquet files, in the order they are written; each is the query sql/archive/<name>.sql
 TABLES = (

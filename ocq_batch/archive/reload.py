@@ -24,6 +24,7 @@ from ocq_batch.columns import numbers, strings
 from ocq_batch.config.model import Config, Window
 from ocq_batch.load import changelog
 from ocq_batch.load.store import open_store
+from ocq_batch.pull.api import RAW
 from ocq_batch.pull.parse import SERIES_SCHEMA, hash64
 from ocq_batch.pull.queries import plan_queries
 from ocq_batch.resources import sql_text
@@ -68,7 +69,7 @@ def store_from_archive(archive: Archive) -> duckdb.DuckDBPyConnection:
         {
             "from_ts": archive.window.start,
             "to_ts": archive.window.end,
-            "step_s": archive.config.step_s,
+            "step_s": RAW,  # the samples as stored, whatever request brought them
             "body": body,
             "now": datetime.now(UTC),
         },

@@ -86,13 +86,7 @@ def write_audit_params(con: duckdb.DuckDBPyConnection, config: Config) -> None:
     a = config.audit
     con.execute(
         sql_text("audit/audit_params.sql"),
-        {
-            "eval": a.eval_interval_s,
-            "repeats": a.bonus_repeats,
-            "window": a.live_window_s,
-            "collect": a.collect_interval_s,
-            "fast": a.fast_factor,
-        },
+        {"repeats": a.bonus_repeats, "window": a.live_window_s, "fast": a.fast_factor},
     )
 
 

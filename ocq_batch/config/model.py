@@ -42,6 +42,18 @@ class Queries:
     participants: str = "opencodequest_users"
     user_label: str = "user"
     cluster_label: str = "cluster"
+    # the raw kube-state-metrics behind the components (optional: audited when the source has
+    # them, e.g. forwarded by ACM's allowlist); their user is read from the namespace label
+    raw_service: str = (
+        'kube_deployment_status_condition{deployment="{exercise}",condition="Available",status="true",'
+        'namespace=~".+-workshop-{env}"}'
+    )
+    raw_database: str = (
+        'kube_pod_status_phase{pod="{exercise}-database-1",phase="Running",namespace=~".+-workshop-{env}"}'
+    )
+    raw_pipeline: str = 'kube_pod_status_phase{pod=~".+-{exercise}-run-.+-resync-pod",phase="Succeeded"}'
+    namespace_label: str = "namespace"
+    namespace_user: str = "^(.+)-workshop-[^-]+$"  # a regex whose first group is the user
 
 
 @dataclass(frozen=True)
@@ -54,7 +66,10 @@ class Audit:
     eval_interval_s: float = 30.0  # the ruler's evaluation interval: one live ramp point per evaluation
     bonus_repeats: float = 3.0  # evaluations in which the live one-time bonus fires (increase[2m] at 30s)
     live_window_s: float = 3600.0  # the live board's sum_over_time window
-    collect_interval_s: float = 300.0  # how often component values reached the hub: uncertainty floor
+    # the lineage of a completion sample (SCORING.md, time model): component values reached the
+    # hub every collect_interval, and were up to component_lag older than the sample showing them
+    collect_interval_s: float = 300.0
+    component_lag_s: float = 30.0  # the managed cluster's rule evaluation and kube-state-metrics scrape
     fast_factor: float = 0.5  # faster than this fraction of the field's median duration: suspicious
 
 
@@ -74,7 +89,8 @@ class Config:
     tick_s: float = 300.0
     accelerator: float = 1.0
     top: int = 30
-    step_s: float = 30.0
+    step_s: float | None = None  # the grid of expression queries; None: [audit] eval_interval
+    chunk_s: float = 6 * 3600.0  # the longest range of one request for stored samples
     exercises: tuple[Exercise, ...] = (
         Exercise("hero", 55.0, 55 * 60.0, 1.0, COMPONENTS),
         Exercise("villain", 25.0, 85 * 60.0, 1.0, COMPONENTS),

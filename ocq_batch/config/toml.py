@@ -20,7 +20,7 @@ from ocq_batch.timeutil import iso, parse_duration, parse_instant, plus, zone
 _KEYS: dict[str, set[str]] = {
     "event": {"name", "start", "end", "timezone", "envs", "exclude_users"},
     "scoring": {"env", "model", "signal", "tick", "accelerator", "top"},
-    "source": {"step"},
+    "source": {"step", "chunk"},
     "audit": {
         "live_bonus",
         "live_ramp",
@@ -28,6 +28,7 @@ _KEYS: dict[str, set[str]] = {
         "bonus_repeats",
         "live_window",
         "collect_interval",
+        "component_lag",
         "fast_factor",
     },
     "queries": {
@@ -38,10 +39,16 @@ _KEYS: dict[str, set[str]] = {
         "participants",
         "user_label",
         "cluster_label",
+        "raw_service",
+        "raw_database",
+        "raw_pipeline",
+        "namespace_label",
+        "namespace_user",
     },
 }
 _EXERCISE_KEYS = {"name", "base", "expected", "penalty", "components"}
-_PLACEHOLDERS = re.compile(r"\{([^{}]*)\}")
+# {exercise} and {env}; a PromQL matcher ({label="value"}) holds an operator, never a bare name
+_PLACEHOLDERS = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 class _Reader:
@@ -195,12 +202,23 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
         changes["step_s"] = so.duration("step")
         if changes["step_s"] < 1:
             raise so.fail("step", "must be at least 1s")
+    if so.has("chunk"):
+        changes["chunk_s"] = so.duration("chunk")
+        if changes["chunk_s"] < 1:
+            raise so.fail("chunk", "must be at least 1s")
 
     qu = _Reader(path, "queries", raw.get("queries", {}))
     _check_unknown(path, "[queries] ", qu.data, _KEYS["queries"])
     qchanges = {key: qu.string(key) for key in _KEYS["queries"] if qu.has(key)}
     for key, template in qchanges.items():
         if key.endswith("_label"):
+            continue
+        if key == "namespace_user":
+            try:
+                if re.compile(template).groups < 1:
+                    raise qu.fail(key, f"{template!r} needs a group, (...), that captures the user")
+            except re.error as exc:
+                raise qu.fail(key, f"{template!r} is not a valid regex ({exc})") from None
             continue
         for name in _PLACEHOLDERS.findall(template):
             if name not in ("exercise", "env"):
@@ -217,7 +235,7 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
             for name in _PLACEHOLDERS.findall(achanges[key]):
                 if name not in ("exercise", "env"):
                     raise au.fail(key, f"unknown placeholder {{{name}}}; use {{exercise}} or {{env}}")
-    for key in ("eval_interval", "live_window", "collect_interval"):
+    for key in ("eval_interval", "live_window", "collect_interval", "component_lag"):
         if au.has(key):
             achanges[f"{key}_s"] = au.duration(key)
     if au.has("eval_interval") and achanges["eval_interval_s"] <= 0:

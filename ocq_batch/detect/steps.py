@@ -1,7 +1,7 @@
 """Run the numbered SQL steps of ``sql/detect/``: samples to completions, scores and ranking.
 
-    00 series_envs -> 01 participants -> 02 signal -> 03 transitions -> 04 completions
-    -> 05 scores -> 06 ranking -> 07 timeline
+    00 series_envs -> 01 participants -> 02 intervals -> 03 signal -> 04 transitions
+    -> 05 completions -> 06 scores -> 07 ranking -> 08 timeline
 
 Steps 01 to 03 read the change log kept at load time (:mod:`ocq_batch.load.changelog`);
 ``sql/detect/samples/`` holds the same steps computed from every sample. Those run for the
@@ -25,9 +25,9 @@ from ocq_batch.config.model import SIGNALS, Config, Window
 from ocq_batch.load.store import transaction
 from ocq_batch.resources import sql_text
 
-SIGNAL_STEPS = ("02_signal", "03_transitions")  # step 04 (completions) reads transitions
-SCORING_STEPS = ("05_scores", "06_ranking")  # what a re-scoring of moved completions runs again
-STEPS = ("01_participants", *SIGNAL_STEPS, "04_completions", *SCORING_STEPS, "07_timeline")
+SIGNAL_STEPS = ("03_signal", "04_transitions")  # step 05 (completions) reads transitions
+SCORING_STEPS = ("06_scores", "07_ranking")  # what a re-scoring of moved completions runs again
+STEPS = ("01_participants", "02_intervals", *SIGNAL_STEPS, "05_completions", *SCORING_STEPS, "08_timeline")
 ALT_TABLES = ("signal_keys", "transitions", "completions")
 
 
@@ -38,7 +38,7 @@ def step(name: str, from_samples: bool = False) -> str:
 
 
 def run_steps(con: duckdb.DuckDBPyConnection, names: tuple[str, ...] | list[str]) -> None:
-    """Run detection steps by name (``05_scores`` ...), in the order given."""
+    """Run detection steps by name (``06_scores`` ...), in the order given."""
     for name in names:
         con.execute(sql_text(step(name)))
 
@@ -58,6 +58,9 @@ def write_params(con: duckdb.DuckDBPyConnection, config: Config, window: Window)
             "accel_rate": config.accelerator,
             "top": config.top,
             "step_s": config.step_s,
+            "eval_s": config.audit.eval_interval_s,
+            "collect_s": config.audit.collect_interval_s,
+            "lag_s": config.audit.component_lag_s,
         },
     )
     exercises = [
@@ -125,14 +128,15 @@ def _run_steps(
     write_params(con, config, window)
     con.execute(sql_text(step("01_participants", from_samples)))
     write_exclusions(con, config.exclude_users)
+    con.execute(sql_text(step("02_intervals")))  # the data's own resolution, whatever the signal
     if alt_signal:
         other = next(s for s in SIGNALS if s != config.signal)
         con.execute("update run_params set signal = ?", [other])
-        for name in [*signal_steps(con, other, from_samples), step("04_completions")]:
+        for name in [*signal_steps(con, other, from_samples), step("05_completions")]:
             con.execute(sql_text(name))
         for table in ALT_TABLES:
             con.execute(f"create or replace table {table}_alt as select * from {table}")  # ours
         con.execute("update run_params set signal = ?", [config.signal])
     for name in signal_steps(con, config.signal, from_samples):
         con.execute(sql_text(name))
-    run_steps(con, STEPS[STEPS.index("04_completions") :])
+    run_steps(con, STEPS[STEPS.index("05_completions") :])

@@ -128,10 +128,8 @@ def export(
     if source is None:
         if http is None:
             raise ValueError("export needs a source or http options")
-        from ocq_batch.pull.server import HttpSource
-
-        source = live = HttpSource(http)
-    n_requests = source.plan(specs, start, end, config.step_s)  # fails before anything is written
+        source = live = http_source(config, http)
+    n_requests = source.plan(specs, start, end)  # fails before anything is written
     out = out.resolve()
     recover(out)
     check_out_folder(out)
@@ -146,9 +144,9 @@ def export(
                 live.recorder = ReplayWriter(out / REPLAY_DIR, source=live.label)
             con = open_store(store_path)
             try:
-                loader = Loader(con, config.queries.user_label, config.queries.cluster_label)
+                loader = loader_for(con, config)
                 advance = progress.task("loading responses", n_requests)
-                for resp in source.responses(specs, start, end, config.step_s):
+                for resp in source.responses(specs, start, end):
                     loader.add(resp)
                     advance(1)
                 loader.flush()
@@ -167,6 +165,7 @@ def export(
                     files = write_files(con, staging, config, lambda _name: advance(1), samples)
                 ranking = Rows.query(con, "select * from ranking order by rank, user")
                 timeline = Rows.query(con, "select * from timeline order by user, ts")
+                resolution = _resolution(con)
             finally:
                 con.close()
             extra = {
@@ -175,8 +174,10 @@ def export(
                     "responses_already_loaded": stats.responses_skipped,
                     "samples_seen": stats.samples_seen,
                     "samples_added": stats.samples_added,
+                    "samples_outside_their_request": stats.samples_outside,
                     "series_added": stats.series_added,
                 },
+                "resolution": resolution,
                 "warnings": stats.warnings,
                 "participants": participants,
                 "excluded": excluded,
@@ -202,6 +203,13 @@ def export(
         raise
     final_store = out / STORE_NAME if store_inside else store_path
     return ExportResult(out, final_store, data, ranking, stats, window, config, participants, excluded, audit)
+
+
+def _resolution(con: Any) -> dict[str, dict[str, float | int]]:
+    """Each family's native sample interval (s), measured from the raw times (step 02)."""
+    query = "select query_key, native_s, n_series from family_intervals order by query_key"
+    rows = con.execute(query).fetchall()
+    return {key: {"native_interval_s": round(native, 3), "series": n} for key, native, n in rows}
 
 
 def _has_recording(folder: Path) -> bool:
@@ -238,30 +246,39 @@ class FetchResult:
     label: str
 
 
+def http_source(config: Config, http: HttpOptions) -> HttpSource:
+    """The server source of ``config``: its raw chunks' length, its expressions' grid."""
+    from ocq_batch.pull.server import HttpSource
+
+    step = config.step_s or config.audit.eval_interval_s
+    return HttpSource(http, step_s=step, chunk_s=config.chunk_s)
+
+
+def loader_for(con: Any, config: Config) -> Loader:
+    """A loader reading ``config``'s labels (and raw series' users from their namespace)."""
+    q = config.queries
+    return Loader(con, q.user_label, q.cluster_label, namespace=(q.namespace_label, q.namespace_user))
+
+
 def fetch(
     config: Config, window: Window, http: HttpOptions, folder: Path, progress: Progress | None = None
 ) -> FetchResult:
     """Record every configured query over ``window`` into a replay folder; resumable.
 
-    Chunks already in ``folder`` are not fetched again, so re-running after an
+    Requests already in ``folder`` are not fetched again, so re-running after an
     interruption fetches only what is missing.
     """
-    from ocq_batch.pull.api import chunk_range
-    from ocq_batch.pull.server import HttpSource
-
     progress = progress or _Quiet()
     check_window(config, window)
     specs = plan_queries(config)
     start, end = window.start.timestamp(), window.end.timestamp()
-    with HttpSource(http) as source:
-        total = source.plan(specs, start, end, config.step_s)
+    with http_source(config, http) as source:
+        requests = source.requests(specs, start, end)
         writer = ReplayWriter(folder, source=source.label)
         source.recorder = writer
-        chunks = [
-            (s.query, a, b) for s in specs for a, b in chunk_range(start, end, config.step_s, http.max_points)
-        ]
-        before = sum(writer.has(q, a, b, config.step_s) for q, a, b in chunks)
-        advance = progress.task("fetching chunks", total)
-        for _resp in source.responses(specs, start, end, config.step_s):
-            advance(1)
-        return FetchResult(folder, total, before, list(source.warnings), source.label)
+        before = sum(writer.has(*r.key) for r in requests)
+        advance = progress.task("fetching", len(requests))
+        source.progress = advance
+        for _resp in source.responses(specs, start, end):
+            pass
+        return FetchResult(folder, len(requests), before, list(source.warnings), source.label)

@@ -2,11 +2,14 @@
 
 An event is written as a replay folder (what ``export --source`` reads), as ``recorded.om``
 (the series every query returns, for promtool) or as ``raw.om`` (the kube-state-metrics
-series the live rules read), in any combination, into one folder.
+series the live rules read), in any combination, into one folder. Beside them,
+``truths.json`` holds when each (user, exercise, env, cluster) really completed, for
+checking the intervals the pipeline prints against the truth.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,12 +17,13 @@ from pathlib import Path
 from ocq_batch.config.model import Config
 from ocq_batch.errors import ConfigError
 from ocq_batch.pull.replay import HEADER, INDEX
-from ocq_batch.sim.event import Event, SimParams, build_event
+from ocq_batch.sim.event import Event, SimParams, build_event, true_moments
 from ocq_batch.sim.openmetrics import write_openmetrics, write_recorded_openmetrics
 from ocq_batch.sim.replay import write_replay
 
 # what each format writes into the folder: the replay folder's own files, or one file
 FORMATS = {"replay": "", "openmetrics": "recorded.om", "kube-openmetrics": "raw.om"}
+TRUTHS = "truths.json"
 
 
 @dataclass
@@ -46,7 +50,7 @@ def simulate(params: SimParams, config: Config, folder: Path, formats: list[str]
     if folder.exists() and any(folder.iterdir()):
         if not force:
             raise ConfigError(f"--out {folder} is not empty; pass --force to replace it")
-        ours = {HEADER, INDEX, "responses", *(name for name in FORMATS.values() if name)}
+        ours = {HEADER, INDEX, "responses", TRUTHS, *(name for name in FORMATS.values() if name)}
         if any(p.name not in ours for p in folder.iterdir()):
             raise ConfigError(f"--out {folder} is not a folder simulate wrote; refusing to replace it")
         shutil.rmtree(folder)
@@ -59,4 +63,17 @@ def simulate(params: SimParams, config: Config, folder: Path, formats: list[str]
             path = folder / FORMATS[kind]
             write = write_recorded_openmetrics if kind == "openmetrics" else write_openmetrics
             written.append(f"{write(event, path)} samples in {path.name}")
+    write_truths(event, folder / TRUTHS)
     return Simulated(event, folder, written)
+
+
+def write_truths(event: Event, path: Path) -> None:
+    """``truths.json``: the event's true completion moments (unix s) and its planted cases."""
+    doc = {
+        "format": "ocq-sim-truths",
+        "seed": event.params.seed,
+        "completions": true_moments(event),
+        "cases": event.cases,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n", encoding="utf-8")

@@ -21,7 +21,7 @@ import pyarrow as pa
 from ocq_batch.columns import TIMESTAMP_US, numbers, strings
 from ocq_batch.load import changelog
 from ocq_batch.load.store import count_rows, transaction
-from ocq_batch.pull.parse import SERIES_SCHEMA, Parsed, parse_response, parse_response_plain
+from ocq_batch.pull.parse import SERIES_SCHEMA, Namespace, Parsed, parse_response, parse_response_plain
 from ocq_batch.pull.source import Response
 from ocq_batch.resources import sql_text
 
@@ -46,6 +46,7 @@ class LoadStats:
     series_added: int = 0
     samples_added: int = 0
     samples_seen: int = 0
+    samples_outside: int = 0  # answered twice at a chunk edge, or outside the request: not kept
     warnings: list[str] = field(default_factory=list)
 
 
@@ -81,9 +82,11 @@ class Loader:
         cluster_label: str,
         fast: bool = True,
         batch_samples: int = BATCH_SAMPLES,
+        namespace: Namespace | None = None,
     ) -> None:
         self.con = con
         self.user_label, self.cluster_label = user_label, cluster_label
+        self.namespace = namespace  # where raw kube-state-metrics series carry their user
         self.fast, self.batch_samples = fast, batch_samples
         self.stats = LoadStats()
         self._fetches: list[tuple[Any, ...]] = []
@@ -97,7 +100,7 @@ class Loader:
         """Queue one response; flushes when the batch is full."""
         self.stats.responses += 1
         parse = parse_response if self.fast else parse_response_plain
-        parsed = parse(resp, self.user_label, self.cluster_label)
+        parsed = parse(resp, self.user_label, self.cluster_label, self.namespace)
         self.stats.warnings.extend(f"{resp.spec.query}: {w}" for w in parsed.warnings)
         fetch_id = parsed.fetch_id
         known = self.con.execute("select 1 from fetches where fetch_id = ?", [fetch_id]).fetchall()
@@ -126,6 +129,7 @@ class Loader:
         self._parsed.append(parsed)
         self._queued += parsed.n_samples
         self.stats.samples_seen += parsed.n_samples
+        self.stats.samples_outside += parsed.outside
         if self._queued >= self.batch_samples:
             self.flush()
 

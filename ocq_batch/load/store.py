@@ -17,10 +17,9 @@ from pathlib import Path
 import duckdb
 
 from ocq_batch.errors import StoreError
-from ocq_batch.load import changelog
 from ocq_batch.resources import sql_text
 
-SCHEMA_VERSION = 2  # 2: the change log (chunks, state_changes)
+SCHEMA_VERSION = 3  # 2: the change log; 3: samples at the times the TSDB stores them (raw)
 # DuckDB's own default is 80 % of RAM; a bound keeps a 1e8-sample run under 4 GiB (it spills
 # sorts and joins to disk beyond it). OCQ_DUCKDB_MEMORY=8GB raises it on a bigger machine.
 MEMORY_LIMIT = "2GB"
@@ -65,8 +64,6 @@ def open_store(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection
         "select count(*) from information_schema.tables where table_name = 'meta'"
     ).fetchall()  # fetched to the end: DuckDB refuses new work on a connection with a pending result
     if has_meta and has_meta[0][0]:
-        if _version(con) == "1":
-            _upgrade_from_1(con)
         _check_version(con, path)
     else:
         con.execute(sql_text("load/schema.sql"))
@@ -81,11 +78,10 @@ def _version(con: duckdb.DuckDBPyConnection) -> str | None:
 
 def _check_version(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     found = _version(con)
-    if found == "1" and SCHEMA_VERSION == 2:
+    if found in ("1", "2"):
         raise StoreError(
-            f"store {path} has schema version 1, this ocq-batch reads {SCHEMA_VERSION}; "
-            "run a command that writes to it once (e.g. ocq-batch export --out with the same folder) "
-            "to upgrade it in place"
+            f"store {path} was written by an older ocq-batch (schema {found}) and holds query_range grid "
+            "values, not the samples the TSDB stores; pass a new --out to load the event again"
         )
     if found != str(SCHEMA_VERSION):
         raise StoreError(
@@ -104,14 +100,6 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
         con.execute("rollback")
         raise
     con.execute("commit")
-
-
-def _upgrade_from_1(con: duckdb.DuckDBPyConnection) -> None:
-    """Version 1 had no change log: derive it from the stored samples, in one transaction."""
-    with transaction(con):
-        con.execute(sql_text("load/schema.sql"))  # creates only what is missing
-        changelog.rebuild(con)
-        con.execute("update meta set value = ? where key = 'schema_version'", [str(SCHEMA_VERSION)])
 
 
 def count_rows(con: duckdb.DuckDBPyConnection, table: str) -> int:

@@ -1,24 +1,104 @@
-"""The Prometheus HTTP API without a transport: how a range is split into requests, and
+"""The Prometheus HTTP API without a transport: how a window is split into requests, and
 what an answer means.
 
-:func:`chunk_range` plans the ``query_range`` requests of a window (no overlap, no hole,
-under the 11,000 points per series limit); :func:`check_body` decides whether a 200 body
-is a usable answer, a failure worth retrying (:class:`TransientError`) or one that stops the
-run (SourceError). :mod:`ocq_batch.pull.client` sends the requests; the simulator plans its
-bodies with :func:`chunk_range` too, without importing an HTTP client.
+A plain selector is read as the samples the TSDB stores: an instant query of the range
+selector ``<selector>[<range>]`` at the end of each chunk answers every stored sample of
+the chunk, at its own time, with no lookback (a gap stays a gap). :func:`raw_chunks` splits
+a window into such chunks: consecutive, each ``(start, end]``, the first one reaching 1 ms
+before the window so that a sample at its very start is included (range selectors are
+closed in Prometheus 2, left-open in 3: the loader keeps exactly ``(start, end]`` either way).
+An expression has no stored samples: :func:`chunk_range` plans its ``query_range`` requests
+(no overlap, no hole, under the 11,000 points per series limit). :func:`plan_requests` is the
+whole plan of a window. :func:`check_body` decides whether a 200 body is a usable answer, a
+failure worth retrying (:class:`TransientError`) or one that stops the run (SourceError).
+:mod:`ocq_batch.pull.client` sends the requests; the simulator plans its bodies with the
+same functions, without importing an HTTP client.
 """
 
 from __future__ import annotations
 
 import email.utils
+import itertools
 import math
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
 from ocq_batch.errors import ConfigError, SourceError, TransientError, WindowError
+from ocq_batch.pull.queries import QuerySpec
 from ocq_batch.pull.scan import Scanned, scan_matrix
+
+RAW = 0.0  # the step of a raw request: every stored sample, no grid
+DEFAULT_CHUNK_S = 6 * 3600.0  # a raw request's range: 6 h is 10,800 samples per series at 2 s
+
+
+@dataclass(frozen=True)
+class Request:
+    """One request of a plan: ``spec`` over ``(start, end]`` (unix s, ms precision).
+
+    ``step == RAW``: the stored samples of the range (an instant query of
+    ``<selector>[<end - start>]`` at ``end``). ``step > 0``: a ``query_range`` of the closed
+    range ``[start, end]`` on that grid (an expression).
+    """
+
+    spec: QuerySpec
+    start: float
+    end: float
+    step: float
+
+    @property
+    def raw(self) -> bool:
+        return self.step == RAW
+
+    @property
+    def key(self) -> tuple[str, float, float, float]:
+        """What identifies the request in a replay folder."""
+        return (self.spec.query, self.start, self.end, self.step)
+
+
+def _ms(t: float) -> float:
+    return round(t * 1000) / 1000
+
+
+def raw_chunks(start: float, end: float, chunk_s: float = DEFAULT_CHUNK_S) -> list[tuple[float, float]]:
+    """Consecutive ``(a, b]`` ranges covering the window ``[start, end]`` (unix s), each at most
+    ``chunk_s`` long (the first 1 ms longer: it starts 1 ms before the window), on whole ms."""
+    if not chunk_s > 0 or not math.isfinite(chunk_s):
+        raise ConfigError(f"the chunk length {chunk_s!r} s must be a positive number of seconds")
+    if end < start:
+        raise WindowError(f"the window ends ({end:g}) before it starts ({start:g}); swap --from and --to")
+    first, last = _ms(start - 0.001), _ms(end)
+    bounds = [first]
+    while bounds[-1] + chunk_s < last - 1e-6:
+        bounds.append(_ms(bounds[-1] + chunk_s))
+    bounds.append(last)
+    return list(itertools.pairwise(bounds))
+
+
+def plan_requests(
+    specs: list[QuerySpec], start: float, end: float, step_s: float, chunk_s: float = DEFAULT_CHUNK_S,
+    max_points: int = 11000,
+) -> list[Request]:  # fmt: skip
+    """Every request of a window, raw queries first (in spec order), then the expressions
+    (``query_range`` at ``step_s``)."""
+    raw = [
+        Request(s, a, b, RAW) for s in specs if s.mode == "raw" for a, b in raw_chunks(start, end, chunk_s)
+    ]
+    grid = [
+        Request(s, a, b, step_s)
+        for s in specs
+        if s.mode != "raw"
+        for a, b in chunk_range(start, end, step_s, max_points)
+    ]
+    return raw + grid
+
+
+def range_selector(query: str, start: float, end: float) -> str:
+    """The range selector reading ``query``'s stored samples in ``(start, end]`` at ``end``."""
+    return f"{query}[{round((end - start) * 1000)}ms]"
+
 
 COMPRESSIONS = ("auto", "gzip", "none")
 

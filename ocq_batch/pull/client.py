@@ -29,8 +29,8 @@ import httpx
 
 from ocq_batch import __version__
 from ocq_batch.closing import Closing
-from ocq_batch.errors import ConfigError, SourceError, TransientError
-from ocq_batch.pull.api import check_body, check_compression, error_text, retry_after
+from ocq_batch.errors import ChunkTooLargeError, ConfigError, SourceError, TransientError
+from ocq_batch.pull.api import check_body, check_compression, error_text, range_selector, retry_after
 from ocq_batch.pull.http_options import HttpOptions, redact_url
 from ocq_batch.pull.scan import Scanned
 
@@ -196,6 +196,15 @@ class PromClient(Closing):
         form = {"query": query, "start": _num(start), "end": _num(end), "step": _num(step), **self._thanos()}
         return self._request("/api/v1/query_range", form, query, frozenset({"matrix"}), cancel)
 
+    def fetch_raw(
+        self, query: str, start: float, end: float, cancel: threading.Event | None = None
+    ) -> tuple[bytes, list[str], Scanned | None]:
+        """The stored samples of ``query`` (a plain selector) in ``(start, end]``: an instant
+        query of the range selector at ``end``; a matrix, checked as :meth:`fetch_range`'s.
+        Raises ChunkTooLargeError when the server refuses to load that many samples at once."""
+        form = {"query": range_selector(query, start, end), "time": _num(end), **self._thanos()}
+        return self._request("/api/v1/query", form, query, frozenset({"matrix"}), cancel)
+
     def query(self, query: str, time: float) -> bytes:
         """The raw body of an instant query at ``time`` (unix s); a vector or a scalar."""
         form = {"query": query, "time": _num(time), **self._thanos()}
@@ -234,8 +243,8 @@ class PromClient(Closing):
             except TransientError as exc:  # before SourceError, of which it is one
                 problem = self._scrub(exc.problem)
                 retry_after = exc.retry_after
-            except SourceError as exc:
-                raise SourceError(self._scrub(str(exc))) from None
+            except SourceError as exc:  # the same kind of error, with no secret in its message
+                raise type(exc)(self._scrub(str(exc))) from None
             if attempt == attempts:
                 break
             if retry_after is not None:
@@ -286,6 +295,8 @@ class PromClient(Closing):
                 "expired or lacks rights to read metrics (cluster-monitoring-view); get a fresh one with "
                 f"'oc whoami -t' and put it in {self._token_hint()}"
             )
+        if status == 422 and err is not None and "too many samples" in err[1]:
+            raise ChunkTooLargeError(f"{self.label} would load too many samples for query {query!r} at once")
         if status in (400, 422):
             raise SourceError(f"the server rejected query {query!r}: {detail}; fix the query in [queries]")
         if status == 404:

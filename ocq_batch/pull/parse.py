@@ -1,4 +1,5 @@
-"""One ``query_range`` response body into columns: its series and every sample.
+"""One response body (a matrix: stored samples, or a ``query_range``) into columns: its series
+and every sample, kept to its request's range.
 
 :func:`parse_response` takes the fast path of :mod:`ocq_batch.pull.scan` (no Python object
 per sample) whenever it applies, and :func:`parse_response_plain` (orjson, one object per
@@ -8,7 +9,9 @@ reference the tests compare the fast path with.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -75,6 +78,7 @@ class Parsed:
     ts_us: np.ndarray
     values: np.ndarray
     warnings: list[str]
+    outside: int = 0  # samples of the body outside its request's range, not kept (chunk edges)
 
     @property
     def n_samples(self) -> int:
@@ -92,8 +96,21 @@ def _fetch_id(resp: Response, body_sha: str) -> int:
     return hash64(resp.spec.query, repr(resp.start), repr(resp.end), repr(resp.step), body_sha)
 
 
+# the label holding a raw series' namespace, and the regex whose first group is its user
+Namespace = tuple[str, str]
+
+
+@functools.cache
+def _user_of(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
 def _series_columns(
-    resp: Response, metrics: list[Any], user_label: str, cluster_label: str
+    resp: Response,
+    metrics: list[Any],
+    user_label: str,
+    cluster_label: str,
+    namespace: Namespace | None = None,
 ) -> dict[str, list[Any]]:
     """The series columns of one response, a row per ``metric`` object of its body.
 
@@ -102,6 +119,7 @@ def _series_columns(
     query's part of the hash computed once per response.
     """
     spec = resp.spec
+    raw_family = spec.component.startswith("raw_")
     series_id = hash64_after(spec.query)
     dumps, sort = orjson.dumps, orjson.OPT_SORT_KEYS
     ids: list[int] = []
@@ -114,7 +132,11 @@ def _series_columns(
         canonical = dumps(labels, option=sort)
         ids.append(series_id(canonical))
         names.append(labels.get("__name__", spec.query))
-        users.append(labels.get(user_label))
+        user = labels.get(user_label)
+        if raw_family:  # kube-state-metrics have no user label: the user is in the namespace
+            found = _user_of(namespace[1]).match(labels.get(namespace[0], "")) if namespace else None
+            user = found.group(1) if found else None
+        users.append(user)
         clusters.append(labels.get(cluster_label))
         canonicals.append(canonical.decode())
     n = len(ids)
@@ -132,26 +154,34 @@ def _series_columns(
     }
 
 
-def parse_response(resp: Response, user_label: str, cluster_label: str) -> Parsed:
-    """Parse one ``query_range`` body; the fast path of :mod:`ocq_batch.pull.scan` when it applies.
+def parse_response(
+    resp: Response, user_label: str, cluster_label: str, namespace: Namespace | None = None
+) -> Parsed:
+    """Parse one matrix body; the fast path of :mod:`ocq_batch.pull.scan` when it applies.
 
     Gives exactly what :func:`parse_response_plain` gives, and raises the same errors
     (the plain parser decides every body the fast path does not accept).
     """
     scanned = resp.scanned if resp.scanned is not None else scan_matrix(resp.body)
     if scanned is None:
-        return parse_response_plain(resp, user_label, cluster_label)
+        return parse_response_plain(resp, user_label, cluster_label, namespace)
     try:
-        ser = _series_columns(resp, [item["metric"] for item in scanned.result], user_label, cluster_label)
+        metrics = [item["metric"] for item in scanned.result]
+        ser = _series_columns(resp, metrics, user_label, cluster_label, namespace)
     except (KeyError, TypeError, ValueError, AttributeError):
-        return parse_response_plain(resp, user_label, cluster_label)
+        return parse_response_plain(resp, user_label, cluster_label, namespace)
     sha = resp.body_sha256()
-    return Parsed(
-        _fetch_id(resp, sha), sha, ser, scanned.counts, scanned.ts_us, scanned.values, scanned.warnings
+    return _within_request(
+        resp,
+        Parsed(
+            _fetch_id(resp, sha), sha, ser, scanned.counts, scanned.ts_us, scanned.values, scanned.warnings
+        ),
     )
 
 
-def parse_response_plain(resp: Response, user_label: str, cluster_label: str) -> Parsed:
+def parse_response_plain(
+    resp: Response, user_label: str, cluster_label: str, namespace: Namespace | None = None
+) -> Parsed:
     """The reference parser: orjson, then one Python object per sample.
 
     Raises SourceError naming the query when the body is not a successful matrix.
@@ -172,7 +202,7 @@ def parse_response_plain(resp: Response, user_label: str, cluster_label: str) ->
         or not isinstance(data.get("result"), list)
     ):
         got = data.get("resultType") if isinstance(data, dict) else type(data).__name__
-        raise SourceError(f"{where}: expected a matrix result from query_range, got {got!r}")
+        raise SourceError(f"{where}: expected a matrix result, got {got!r}")
     warnings = [str(w) for w in doc.get("warnings") or []]
     body_sha = resp.body_sha256()
     metrics: list[Any] = []
@@ -192,10 +222,10 @@ def parse_response_plain(resp: Response, user_label: str, cluster_label: str) ->
         all_ts.extend(ts)
         all_values.extend(vals)
     try:
-        ser = _series_columns(resp, metrics, user_label, cluster_label)
+        ser = _series_columns(resp, metrics, user_label, cluster_label, namespace)
     except (KeyError, TypeError, ValueError, AttributeError):
         raise malformed from None
-    return Parsed(
+    parsed = Parsed(
         _fetch_id(resp, body_sha),
         body_sha,
         ser,
@@ -204,6 +234,29 @@ def parse_response_plain(resp: Response, user_label: str, cluster_label: str) ->
         np.array(all_values, dtype=np.float64),
         warnings,
     )
+    return _within_request(resp, parsed)
+
+
+def _within_request(resp: Response, parsed: Parsed) -> Parsed:
+    """The samples of a raw response that belong to its request, ``(start, end]``.
+
+    Range selectors are closed at both ends in Prometheus 2 (left-open in 3), so two
+    consecutive chunks can both answer the sample at their shared edge: the later one drops
+    it (counted in ``outside``). A ``query_range`` answer is kept whole.
+    """
+    if not resp.raw or parsed.n_samples == 0:
+        return parsed
+    lo, hi = round(resp.start * 1_000_000), round(resp.end * 1_000_000)
+    keep = (parsed.ts_us > lo) & (parsed.ts_us <= hi)
+    if keep.all():
+        return parsed
+    series_of = np.repeat(np.arange(len(parsed.counts)), parsed.counts)
+    counts = np.bincount(series_of[keep], minlength=len(parsed.counts)).astype(np.int64)
+    outside = int(parsed.n_samples - np.count_nonzero(keep))
+    return Parsed(
+        parsed.fetch_id, parsed.body_sha256, parsed.series, counts, parsed.ts_us[keep], parsed.values[keep],
+        parsed.warnings, outside,
+    )  # fmt: skip
 
 
 def _timestamp_us(value: Any) -> int:

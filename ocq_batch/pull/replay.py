@@ -1,10 +1,15 @@
-"""The replay format: recorded ``query_range`` responses, replayable without a server.
+"""The replay format: recorded Prometheus API responses, replayable without a server.
 
 A replay folder holds::
 
-    replay.json      {"format": "ocq-replay", "version": 1, "source": "<where it was recorded>"}
+    replay.json      {"format": "ocq-replay", "version": 2, "source": "<where it was recorded>"}
     index.jsonl      one JSON line per recorded response (query, start, end, step, file, sha256, ...)
     responses/       the response bodies, byte for byte as the server sent them, gzip-compressed
+
+``step`` 0 marks the stored samples of ``(start, end]`` (the answer to an instant query of a
+range selector, see :mod:`ocq_batch.pull.api`); a positive step a ``query_range`` of an
+expression over ``[start, end]``. Version 1 folders hold ``query_range`` grid values of
+every query (not the samples the TSDB stored): they are refused, saying how to record again.
 
 Each response is written to a temporary name, renamed into place, and only then
 appended to the index, so an interrupted recording leaves a valid folder and the
@@ -27,7 +32,7 @@ from ocq_batch.errors import ReplayError, WindowError
 from ocq_batch.timeutil import from_epoch, iso
 
 FORMAT = "ocq-replay"
-VERSION = 1
+VERSION = 2
 HEADER = "replay.json"
 INDEX = "index.jsonl"
 # zlib's default: a quarter larger than level 9 on these bodies, and seven times faster to write
@@ -69,6 +74,10 @@ class ReplayWriter:
             )
         _repair_index(folder / INDEX)
         self._known = {(e.query, e.start, e.end, e.step): e for e in _read_index(folder)}
+
+    def has_any(self) -> bool:
+        """True when the folder records any response already."""
+        return bool(self._known)
 
     def has(self, query: str, start: float, end: float, step: float) -> bool:
         """True when this exact request is already recorded."""
@@ -205,10 +214,12 @@ class ReplayReader:
         self.source = str(_read_header(folder).get("source", ""))
         self.entries = _read_index(folder)
 
-    def entries_for(self, query: str, start: float, end: float, step: float) -> list[Entry]:
-        """The recorded responses of ``query`` at ``step`` that overlap ``[start, end]``.
+    def entries_for(self, query: str, start: float, end: float, raw: bool) -> list[Entry]:
+        """The recorded responses of ``query`` that overlap the window ``[start, end]``: its
+        stored samples (``raw``), or its ``query_range`` answers at the finest step recorded.
 
-        Raises WindowError when the recordings do not cover the whole window.
+        Raises ReplayError when nothing is recorded for the query, WindowError when the
+        recordings do not cover the whole window.
         """
         same = sorted((e for e in self.entries if e.query == query), key=lambda e: (e.start, e.end))
         if not same:
@@ -216,29 +227,35 @@ class ReplayReader:
                 f"the replay in {self.folder} has no response for query {query!r}; "
                 "record it with 'ocq-batch fetch' or fix the [queries] templates"
             )
-        at_step = [e for e in same if e.step == step]
-        if not at_step:
-            steps = ", ".join(sorted({f"{e.step:g}s" for e in same}))
-            raise ReplayError(
-                f"the replay in {self.folder} holds {query!r} at step {steps}, not {step:g}s; "
-                "set [source] step to match"
-            )
-        covered = _cover(at_step, step)
-        if not any(lo <= start and end <= hi for lo, hi in covered):
-            spans = "; ".join(f"{iso(from_epoch(lo))} to {iso(from_epoch(hi))}" for lo, hi in covered)
+        if raw:
+            kept = [e for e in same if e.step == 0]
+        else:
+            grid = sorted({e.step for e in same if e.step > 0})
+            kept = [e for e in same if grid and e.step == grid[0]]
+        if not kept:
+            what = "as stored samples" if raw else "as a query_range"
+            raise ReplayError(f"the replay in {self.folder} does not hold {query!r} {what}; record it again")
+        covered = _cover(kept)
+        # raw chunks are (a, b]: the window's first instant needs a < start
+        inside = (
+            (lambda lo, hi: lo < start <= end <= hi) if raw else (lambda lo, hi: lo <= start <= end <= hi)
+        )
+        if not any(inside(lo, hi) for lo, hi in covered):
+            first = 0.001 if raw else 0.0  # a raw chunk (a, b] covers from a + 1 ms
+            spans = "; ".join(f"{iso(from_epoch(lo + first))} to {iso(from_epoch(hi))}" for lo, hi in covered)
             raise WindowError(
                 f"the window {iso(from_epoch(start))} to {iso(from_epoch(end))} is outside the recorded data "
                 f"for {query!r} ({spans}); choose --from/--to inside it"
             )
-        return [e for e in at_step if e.end >= start and e.start <= end]
+        return [e for e in kept if e.end >= start and e.start <= end]
 
     def read(self, entry: Entry) -> bytes:
         """The response body of ``entry``, verified against its recorded sha256."""
         return _read_verified(self.folder, entry)
 
-    def iter_bodies(self, query: str, start: float, end: float, step: float) -> Iterator[tuple[Entry, bytes]]:
+    def iter_bodies(self, query: str, start: float, end: float, raw: bool) -> Iterator[tuple[Entry, bytes]]:
         """Each overlapping recorded response with its body."""
-        for entry in self.entries_for(query, start, end, step):
+        for entry in self.entries_for(query, start, end, raw):
             yield entry, self.read(entry)
 
 
@@ -258,11 +275,12 @@ def _read_verified(folder: Path, entry: Entry) -> bytes:
     return body
 
 
-def _cover(entries: list[Entry], step: float) -> list[tuple[float, float]]:
-    """Merge recorded ranges; chunks ``[a, b]`` and ``[b + step, c]`` are contiguous."""
+def _cover(entries: list[Entry]) -> list[tuple[float, float]]:
+    """Merge recorded ranges: raw chunks ``(a, b]`` and ``(b, c]`` are contiguous, and so are the
+    ``query_range`` chunks ``[a, b]`` and ``[b + step, c]``."""
     spans: list[tuple[float, float]] = []
     for e in entries:
-        if spans and e.start <= spans[-1][1] + step:
+        if spans and e.start <= spans[-1][1] + e.step:
             spans[-1] = (spans[-1][0], max(spans[-1][1], e.end))
         else:
             spans.append((e.start, e.end))
@@ -281,6 +299,12 @@ def _read_header(folder: Path) -> dict[str, object]:
         raise ReplayError(f"{path} is unreadable ({exc}); record the event again") from None
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise ReplayError(f"{path} is not an ocq-batch replay header")
+    if header.get("version") == 1:
+        raise ReplayError(
+            f"{folder} was recorded by an older ocq-batch as query_range grid values, not the samples the "
+            "TSDB stores; record it again from its server with 'ocq-batch fetch --source URL --out "
+            f"{folder}-v2' (or 'ocq-batch simulate' for a simulated event)"
+        )
     if header.get("version") != VERSION:
         raise ReplayError(
             f"{path} has replay version {header.get('version')!r}; this ocq-batch reads version {VERSION}"

@@ -1,12 +1,14 @@
 """A :class:`~ocq_batch.pull.source.Source` answering from a Prometheus or Thanos server.
 
-The chunks of every query (:func:`~ocq_batch.pull.api.chunk_range`) are fetched by a small
-thread pool through one :class:`~ocq_batch.pull.client.PromClient`, and yielded in plan order,
+The requests of the plan (:func:`~ocq_batch.pull.api.plan_requests`: the stored samples of
+each plain selector chunk by chunk, then the expressions) are fetched by a small thread
+pool through one :class:`~ocq_batch.pull.client.PromClient`, and yielded in plan order,
 at most ``concurrency`` requests in flight and twice as many bodies held. With a
 recorder, each body is also written to a replay folder (gzipped and written to its file
 in the worker thread; the main thread appends its index line), and chunks already
 recorded and settled are read back instead of fetched again: an interrupted run resumes
-where it stopped.
+where it stopped. A chunk the server refuses for holding too many samples is split in two
+(and again, down to one second), each half recorded as a request of its own.
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ from datetime import datetime
 import httpx
 
 from ocq_batch.closing import Closing
-from ocq_batch.errors import ReplayError, TransientError
-from ocq_batch.pull.api import check_body, chunk_range
+from ocq_batch.errors import ChunkTooLargeError, ReplayError, TransientError
+from ocq_batch.pull.api import DEFAULT_CHUNK_S, Request, check_body, plan_requests
 from ocq_batch.pull.client import PromClient
 from ocq_batch.pull.http_options import HttpOptions
 from ocq_batch.pull.queries import QuerySpec
@@ -62,11 +64,11 @@ class _Fetched:
 
 @dataclass
 class _Slot:
-    spec: QuerySpec
-    start: float
-    end: float
-    future: Future[_Fetched] | None  # None: read back from the replay folder
-    recorded: bool = False
+    request: Request
+    future: Future[list[tuple[Request, _Fetched]]] | None  # None: read back from the replay folder
+
+
+MIN_SPLIT_S = 1.0  # a chunk too large for the server is halved down to this length
 
 
 class HttpSource(Closing):
@@ -85,8 +87,11 @@ class HttpSource(Closing):
         client: PromClient | None = None,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        step_s: float = 30.0,
+        chunk_s: float = DEFAULT_CHUNK_S,
     ) -> None:
         self.options = options
+        self.step_s, self.chunk_s = step_s, chunk_s  # the expressions' grid; the raw chunks' length
         self._owns_client = client is None
         self.client = client or PromClient(options, transport=transport, sleep=sleep)
         self.label = self.client.label
@@ -99,20 +104,21 @@ class HttpSource(Closing):
         if self._owns_client:
             self.client.close()
 
-    def plan(self, specs: Sequence[QuerySpec], start: float, end: float, step: float) -> int:
-        """The number of chunk requests the window needs (recorded ones included)."""
-        return len(specs) * len(chunk_range(start, end, step, self.options.max_points))
+    def requests(self, specs: Sequence[QuerySpec], start: float, end: float) -> list[Request]:
+        """The requests of the window (recorded ones included)."""
+        return plan_requests(list(specs), start, end, self.step_s, self.chunk_s, self.options.max_points)
 
-    def responses(
-        self, specs: Sequence[QuerySpec], start: float, end: float, step: float
-    ) -> Iterator[Response]:
-        """Every chunk's response, in spec then chunk order, at most ``concurrency`` requests in flight."""
-        chunks = chunk_range(start, end, step, self.options.max_points)
-        tasks = [(spec, a, b) for spec in specs for a, b in chunks]
+    def plan(self, specs: Sequence[QuerySpec], start: float, end: float) -> int:
+        """The number of requests the window needs (recorded ones included)."""
+        return len(self.requests(specs, start, end))
+
+    def responses(self, specs: Sequence[QuerySpec], start: float, end: float) -> Iterator[Response]:
+        """Every request's response, in plan order, at most ``concurrency`` requests in flight."""
+        tasks = self.requests(specs, start, end)
         rec = self.recorder
         recorded: dict[tuple[str, float, float, float], Entry] = {}
         reader: ReplayReader | None = None
-        if rec is not None and any(rec.has(s.query, a, b, step) for s, a, b in tasks):
+        if rec is not None and rec.has_any():
             reader = ReplayReader(rec.folder)
             recorded = {
                 (e.query, e.start, e.end, e.step): e
@@ -127,66 +133,102 @@ class HttpSource(Closing):
         try:
             while True:
                 while len(queue) < window and (task := next(pending, None)) is not None:
-                    spec, a, b = task
                     future = None
-                    if (spec.query, a, b, step) not in recorded:
-                        future = pool.submit(self._fetch, spec.query, a, b, step, cancel)
-                    queue.append(_Slot(spec, a, b, future))
+                    if task.key not in recorded:
+                        future = pool.submit(self._fetch, task, recorded, cancel)
+                    queue.append(_Slot(task, future))
                 if not queue:
                     return
                 slot = queue[0]
                 if slot.future is None:
                     assert reader is not None
-                    entry = recorded[(slot.spec.query, slot.start, slot.end, step)]
+                    entry = recorded[slot.request.key]
                     body = self._read_recorded(reader, entry)  # checked against entry.sha256
-                    sha = entry.sha256
-                    warnings, scanned = self._check_replayed(body, slot.spec.query)
+                    warnings, scanned = self._check_replayed(body, slot.request.spec.query)
+                    parts = [(slot.request, _Fetched(body, warnings, scanned, entry.sha256, None))]
                 else:
-                    fetched = slot.future.result()
-                    body, warnings, scanned = fetched.body, fetched.warnings, fetched.scanned
-                    sha = fetched.sha256
-                    self._record(slot, step, fetched)
-                # a chunk recorded by an interrupted run came from this same server:
-                # same origin, so a resumed run leaves the store exactly as an uninterrupted one
-                origin = self.label
+                    parts = slot.future.result()
+                    for request, fetched in parts:
+                        self._record(request, fetched)
                 queue.popleft()
-                self.warnings.extend(warnings)
+                for request, fetched in parts:
+                    self.warnings.extend(fetched.warnings)
+                    # a chunk recorded by an interrupted run came from this same server:
+                    # same origin, so a resumed run leaves the store exactly as an uninterrupted one
+                    yield Response(
+                        request.spec, request.start, request.end, request.step, fetched.body, self.label,
+                        fetched.scanned, fetched.sha256,
+                    )  # fmt: skip
                 if self.progress is not None:
                     self.progress(1)
-                yield Response(slot.spec, slot.start, slot.end, step, body, origin, scanned, sha)
         finally:
             cancel.set()
             pool.shutdown(wait=True, cancel_futures=True)
             for slot in queue:  # keep what finished, so the next run fetches only the rest
                 f = slot.future
                 if f is not None and f.done() and not f.cancelled() and f.exception() is None:
-                    self._record(slot, step, f.result())
+                    for request, fetched in f.result():
+                        self._record(request, fetched)
 
-    def _fetch(self, query: str, start: float, end: float, step: float, cancel: threading.Event) -> _Fetched:
-        body, warnings, scanned = self.client.fetch_range(query, start, end, step, cancel)
+    def _fetch(
+        self,
+        request: Request,
+        recorded: dict[tuple[str, float, float, float], Entry],
+        cancel: threading.Event,
+    ) -> list[tuple[Request, _Fetched]]:
+        """The answer to ``request`` (in a worker thread): one part, or the parts of a raw chunk
+        the server found too large, split in halves (recorded halves are read back)."""
+        query = request.spec.query
+        try:
+            if request.raw:
+                body, warnings, scanned = self.client.fetch_raw(query, request.start, request.end, cancel)
+            else:
+                body, warnings, scanned = self.client.fetch_range(
+                    query, request.start, request.end, request.step, cancel
+                )
+        except ChunkTooLargeError:
+            if not request.raw or request.end - request.start <= MIN_SPLIT_S:
+                raise
+            middle = round((request.start + request.end) * 500) / 1000  # on a whole ms
+            halves = [
+                Request(request.spec, request.start, middle, request.step),
+                Request(request.spec, middle, request.end, request.step),
+            ]
+            parts: list[tuple[Request, _Fetched]] = []
+            for half in halves:
+                entry = recorded.get(half.key)
+                if entry is not None and self.recorder is not None:
+                    body = ReplayReader(self.recorder.folder).read(entry)
+                    warnings, scanned = self._check_replayed(body, query)
+                    parts.append((half, _Fetched(body, warnings, scanned, entry.sha256, None)))
+                else:
+                    parts += self._fetch(half, recorded, cancel)
+            return parts
         sha = hashlib.sha256(body).hexdigest()
         packed = None
         if self.recorder is not None:
             packed = pack(body)
             # the file, durably, here in the worker; the main thread only appends its index line
-            self.recorder.store(query, start, end, step, packed, sha)
-        return _Fetched(body, warnings, scanned, sha, packed)
+            self.recorder.store(query, request.start, request.end, request.step, packed, sha)
+        return [(request, _Fetched(body, warnings, scanned, sha, packed))]
 
-    def _record(self, slot: _Slot, step: float, fetched: _Fetched) -> None:
-        if self.recorder is not None and not slot.recorded:
-            self.recorder.add(
-                slot.spec.query,
-                slot.start,
-                slot.end,
-                step,
-                fetched.body,
-                key=slot.spec.key,
-                replace=True,
-                packed=fetched.packed,
-                sha256=fetched.sha256,
-                stored=fetched.packed is not None,  # the worker wrote the file (_fetch)
-            )
-            slot.recorded = True
+    def _record(self, request: Request, fetched: _Fetched) -> None:
+        """Index a fetched answer in the replay folder (its file is written already); nothing
+        without a recorder, or for an answer read back from the folder."""
+        if self.recorder is None or fetched.packed is None:
+            return
+        self.recorder.add(
+            request.spec.query,
+            request.start,
+            request.end,
+            request.step,
+            fetched.body,
+            key=request.spec.key,
+            replace=True,
+            packed=fetched.packed,
+            sha256=fetched.sha256,
+            stored=True,  # the worker wrote the file (_fetch)
+        )
 
     def _read_recorded(self, reader: ReplayReader, entry: Entry) -> bytes:
         try:

@@ -1,4 +1,10 @@
-"""Sources of ``query_range`` responses: a recorded replay folder, or (see ``http.py``) a server."""
+"""Sources of Prometheus API responses: a recorded replay folder, or (``pull/server.py``) a server.
+
+Every source answers the same plan (:func:`~ocq_batch.pull.api.plan_requests`): the stored
+samples of each plain selector, chunk by chunk, and the ``query_range`` answers of each
+expression. A response carries its request's range so that the loader keeps exactly the
+samples of ``(start, end]``.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from ocq_batch.pull.api import RAW
 from ocq_batch.pull.queries import QuerySpec
 from ocq_batch.pull.replay import ReplayReader
 from ocq_batch.pull.scan import Scanned
@@ -15,7 +22,8 @@ from ocq_batch.pull.scan import Scanned
 
 @dataclass(frozen=True)
 class Response:
-    """One ``query_range`` response body for ``spec`` over ``[start, end]`` (unix s) at ``step``.
+    """One response body for ``spec``: its stored samples in ``(start, end]`` (``step`` 0, raw), or
+    its ``query_range`` over ``[start, end]`` at ``step`` (unix s).
 
     ``scanned`` is the body already read by :func:`ocq_batch.pull.scan.scan_matrix` when the
     source checked it that way, and ``sha256`` the body's digest when the source computed or
@@ -31,6 +39,10 @@ class Response:
     scanned: Scanned | None = field(default=None, compare=False, repr=False)
     sha256: str | None = field(default=None, compare=False, repr=False)
 
+    @property
+    def raw(self) -> bool:
+        return self.step == RAW
+
     def body_sha256(self) -> str:
         """The body's sha256 (hex): the source's, or computed here."""
         return self.sha256 or hashlib.sha256(self.body).hexdigest()
@@ -41,13 +53,11 @@ class Source(Protocol):
 
     label: str
 
-    def plan(self, specs: Sequence[QuerySpec], start: float, end: float, step: float) -> int:
+    def plan(self, specs: Sequence[QuerySpec], start: float, end: float) -> int:
         """Check the source can answer every query over the window; return the request count."""
         ...
 
-    def responses(
-        self, specs: Sequence[QuerySpec], start: float, end: float, step: float
-    ) -> Iterator[Response]:
+    def responses(self, specs: Sequence[QuerySpec], start: float, end: float) -> Iterator[Response]:
         """Yield every response of the plan, one per request."""
         ...
 
@@ -59,19 +69,19 @@ class ReplaySource:
         self.reader = ReplayReader(folder)
         self.label = f"replay:{folder}"
 
-    def plan(self, specs: Sequence[QuerySpec], start: float, end: float, step: float) -> int:
-        return sum(len(self.reader.entries_for(s.query, start, end, step)) for s in self._present(specs))
+    def plan(self, specs: Sequence[QuerySpec], start: float, end: float) -> int:
+        return sum(
+            len(self.reader.entries_for(s.query, start, end, s.mode == "raw")) for s in self._present(specs)
+        )
 
     def _present(self, specs: Sequence[QuerySpec]) -> list[QuerySpec]:
         """Required specs, and optional ones only when the replay recorded them."""
         recorded = {e.query for e in self.reader.entries}
         return [s for s in specs if not s.optional or s.query in recorded]
 
-    def responses(
-        self, specs: Sequence[QuerySpec], start: float, end: float, step: float
-    ) -> Iterator[Response]:
+    def responses(self, specs: Sequence[QuerySpec], start: float, end: float) -> Iterator[Response]:
         for spec in self._present(specs):
-            for entry, body in self.reader.iter_bodies(spec.query, start, end, step):
+            for entry, body in self.reader.iter_bodies(spec.query, start, end, spec.mode == "raw"):
                 # read() checked the body against entry.sha256
                 yield Response(
                     spec, entry.start, entry.end, entry.step, body, self.label, sha256=entry.sha256

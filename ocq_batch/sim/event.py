@@ -220,19 +220,20 @@ def _plant(
 
 
 def _observed_score(observer: Observer, truth: Truth) -> tuple[float, float]:
-    """(continuous score at [event] end, last completion) from the observed prod series."""
+    """(continuous score at [event] end, last completion) from the observed prod series: each
+    exercise completes at its first completion sample at 1, as the pipeline reads it."""
     config = observer.event.config
     t0, end = config.start.timestamp(), config.end.timestamp()
-    keep = observer.mask(truth) & (observer.grid <= end)
     score, last = 0.0, 0.0
     for ex in config.exercises:
         times = []
         for cluster in truth.clusters:
-            values = observer.completion(truth, ex.name, "prod", cluster)
-            if values is not None:
-                hit = np.flatnonzero(is_done(values) & keep)
+            samples = observer.completion_samples(truth, ex.name, "prod", cluster)
+            if samples is not None:
+                at, values = samples
+                hit = np.flatnonzero(is_done(values) & (at <= end))
                 if len(hit):
-                    times.append(float(observer.grid[hit[0]]))
+                    times.append(float(at[hit[0]]))
         if times:
             c = min(times)
             score += _points(config, ex, c - t0, end - t0)
@@ -290,71 +291,184 @@ def _plant_near_tie(event: Event) -> None:
     raise RuntimeError("could not plant a near-tie at the cut-off; try another --seed")
 
 
+# the hub's ruler evaluates off the collection instants, as Prometheus offsets each rule group
+RULE_OFFSET_S = 7.319
+LOOKBACK_S = 300.0  # a rule reads an input sample up to this old (Prometheus' lookback)
+# the environment whose databases are shared and pre-deployed: no per-user database pod
+SHARED_DB_ENV = "prod"
+
+Samples = tuple[np.ndarray, np.ndarray]  # the raw times (unix s) and values of one series
+
+
+class Observer:
+    """The samples the hub stored for an event, each at its own time (unix s).
+
+    - **Components** (and the raw kube-state-metrics behind them) reached the hub at each
+      collection of their cluster: every ``collect_s``, at the cluster's phase. A sample shows
+      the true state at its instant. With ``collect_s`` 0 they are sampled at each rule
+      evaluation.
+    - **Completions** come from the hub's ruler, evaluated every ``step_s`` at
+      ``RULE_OFFSET_S`` past the grid: the AND of the latest sample of each component, when
+      every one is at most ``LOOKBACK_S`` old (else the rule has nothing to say: no sample).
+    - **Participants**: at each evaluation while the user's collections are fresh.
+    - **Gaps**: no collection of the user's series reaches the hub inside them; the rules
+      carry the last values through the lookback, then fall silent.
+    """
+
+    def __init__(self, event: Event) -> None:
+        p = event.params
+        self.event = event
+        n = max(0, math.floor((p.end - p.start - RULE_OFFSET_S) / p.step_s) + 1)
+        self.rule_times = np.round((p.start + RULE_OFFSET_S + np.arange(n) * p.step_s) * 1000) / 1000
+        self._collections: dict[str, np.ndarray] = {}
+
+    def collections(self, cluster: str) -> np.ndarray:
+        """When the hub received this cluster's component values."""
+        p = self.event.params
+        if p.collect_s <= 0:
+            return self.rule_times
+        if cluster not in self._collections:
+            first = p.start + self.event.phases.get(cluster, 0.0)
+            n = max(0, math.floor((p.end - first) / p.collect_s) + 1)
+            self._collections[cluster] = first + np.arange(n) * p.collect_s
+        return self._collections[cluster]
+
+    def fresh(self, truth: Truth, at: np.ndarray) -> np.ndarray:
+        """Which instants of ``at`` lie outside the participant's gaps."""
+        keep = np.ones(len(at), dtype=bool)
+        for lo, hi in truth.gaps:
+            keep &= ~((at >= lo) & (at <= hi))
+        return keep
+
+    def component_samples(
+        self, truth: Truth, comp: str, ex: str, env: str | None, cluster: str
+    ) -> Samples | None:
+        """A component's samples at the hub (None: the participant never had that series)."""
+        changes = truth.ready.get((comp, ex, env, cluster))
+        if changes is None:
+            return None
+        at = self.collections(cluster)
+        at = at[self.fresh(truth, at)]
+        return at, _step_values(changes, at)
+
+    def _latest(self, samples: Samples) -> tuple[np.ndarray, np.ndarray]:
+        """At each evaluation: the latest sample's value, and whether it is within the lookback."""
+        at, values = samples
+        r = self.rule_times
+        idx = np.searchsorted(at, r, side="right") - 1
+        ok = idx >= 0
+        safe = np.where(ok, idx, 0)
+        ok &= (r - at[safe]) <= LOOKBACK_S if len(at) else np.zeros(len(r), dtype=bool)
+        return (values[safe] if len(at) else np.zeros(len(r))), ok
+
+    def completion_samples(self, truth: Truth, ex: str, env: str, cluster: str) -> Samples | None:
+        """The hub's completion samples of one exercise in one env on one cluster."""
+        spec = next(e for e in self.event.config.exercises if e.name == ex)
+        values = np.ones(len(self.rule_times))
+        ok = np.ones(len(self.rule_times), dtype=bool)
+        for comp in spec.components:
+            samples = self.component_samples(truth, comp, ex, None if comp == "pipeline" else env, cluster)
+            if samples is None:
+                return None
+            latest, fresh = self._latest(samples)
+            values, ok = np.minimum(values, latest), ok & fresh
+        return self.rule_times[ok], values[ok]
+
+    def participant_samples(self, truth: Truth, cluster: str) -> Samples:
+        at = self.collections(cluster)
+        at = at[self.fresh(truth, at)]
+        _values, ok = self._latest((at, np.ones(len(at))))
+        return self.rule_times[ok], np.ones(int(ok.sum()))
+
+    def series_arrays(self, spec: QuerySpec) -> Iterator[tuple[dict[str, str], np.ndarray, np.ndarray]]:
+        """Every series the hub returns for ``spec``: labels, raw times, values."""
+        if spec.component.startswith("raw_"):
+            yield from self._raw_series(spec)
+            return
+        for truth in self.event.truths:
+            for cluster in truth.clusters:
+                if spec.component == "participants":
+                    samples: Samples | None = self.participant_samples(truth, cluster)
+                elif spec.component == "completion":
+                    samples = self.completion_samples(truth, spec.exercise or "", spec.env or "", cluster)
+                else:
+                    samples = self.component_samples(
+                        truth, spec.component, spec.exercise or "", spec.env, cluster
+                    )
+                if samples is not None and len(samples[0]):
+                    yield (
+                        {"__name__": spec.query, "cluster": cluster, "user": truth.user},
+                        samples[0],
+                        samples[1],
+                    )
+
+    def _raw_series(self, spec: QuerySpec) -> Iterator[tuple[dict[str, str], np.ndarray, np.ndarray]]:
+        """The kube-state-metrics series behind a component, as the hub holds them (no user label:
+        the user is in the namespace)."""
+        from ocq_batch.sim.openmetrics import raw_labels  # the names the live rules read
+
+        comp = spec.component.removeprefix("raw_")
+        for truth in self.event.truths:
+            for cluster in truth.clusters:
+                if comp == "database" and spec.env == SHARED_DB_ENV:
+                    continue
+                samples = self.component_samples(truth, comp, spec.exercise or "", spec.env, cluster)
+                if samples is not None and len(samples[0]):
+                    labels = raw_labels(
+                        self.event.config, truth.user, cluster, comp, spec.exercise or "", spec.env
+                    )
+                    yield labels, samples[0], samples[1]
+
+    def series(self, spec: QuerySpec) -> Iterator[tuple[dict[str, str], list[tuple[float, float]]]]:
+        """Every series the hub returns for ``spec``, as (labels, [(time, value), ...])."""
+        for labels, at, values in self.series_arrays(spec):
+            yield labels, [(float(t), float(v)) for t, v in zip(at, values, strict=True)]
+
+
+def true_moments(event: Event) -> list[dict[str, object]]:
+    """When each (user, exercise, env, cluster) really completed: the first instant every
+    component it needs was ready (the AND of the true states going 0 -> 1), unix s.
+
+    What ``ocq-batch simulate`` writes beside the event (``truths.json``), for checking that
+    every completion interval the pipeline prints contains its true moment."""
+    out: list[dict[str, object]] = []
+    for truth in event.truths:
+        for cluster in truth.clusters:
+            for ex in event.config.exercises:
+                for env in event.config.envs:
+                    keys = [(c, ex.name, None if c == "pipeline" else env, cluster) for c in ex.components]
+                    if any(k not in truth.ready for k in keys):
+                        continue
+                    instants = sorted({t for k in keys for t, _v in truth.ready[k] if math.isfinite(t)})
+                    state = 0.0
+                    for at in instants:
+                        now = min(_value_at(truth.ready[k], at) for k in keys)
+                        if now >= 0.5 > state:
+                            out.append(
+                                {
+                                    "user": truth.user,
+                                    "exercise": ex.name,
+                                    "env": env,
+                                    "cluster": cluster,
+                                    "at": at,
+                                }
+                            )
+                            break
+                        state = now
+    return out
+
+
+def _value_at(changes: list[tuple[float, float]], at: float) -> float:
+    value = 0.0
+    for t, v in sorted(changes):
+        if t <= at:
+            value = v
+    return value
+
+
 def _step_values(changes: list[tuple[float, float]], at: np.ndarray) -> np.ndarray:
     """Value of a step function (0 before the first change) at each instant of ``at``."""
     out = np.zeros(len(at))
     for t, v in sorted(changes):
         out[at >= t] = v
     return out
-
-
-class Observer:
-    """Turns truths into the series the hub recorded, sampled like ``query_range`` does."""
-
-    def __init__(self, event: Event) -> None:
-        p = event.params
-        self.event = event
-        n = math.floor((p.end - p.start) / p.step_s) + 1
-        self.grid = p.start + np.arange(n) * p.step_s
-
-    def forwarded(self, changes: list[tuple[float, float]], cluster: str) -> np.ndarray:
-        """Component value per grid point as the hub saw it: the last collection's value."""
-        p = self.event.params
-        if p.collect_s <= 0:
-            return _step_values(changes, self.grid)
-        phase = self.event.phases.get(cluster, 0.0)
-        last = p.start + phase + np.floor((self.grid - p.start - phase) / p.collect_s) * p.collect_s
-        return _step_values(changes, last)
-
-    def component(self, truth: Truth, comp: str, ex: str, env: str | None, cluster: str) -> np.ndarray | None:
-        changes = truth.ready.get((comp, ex, env, cluster))
-        if changes is None:
-            return None
-        return self.forwarded(changes, cluster)
-
-    def completion(self, truth: Truth, ex: str, env: str, cluster: str) -> np.ndarray | None:
-        spec = next(e for e in self.event.config.exercises if e.name == ex)
-        parts = []
-        for comp in spec.components:
-            values = self.component(truth, comp, ex, None if comp == "pipeline" else env, cluster)
-            if values is None:
-                return None
-            parts.append(values)
-        return np.minimum.reduce(parts)
-
-    def mask(self, truth: Truth) -> np.ndarray:
-        keep = np.ones(len(self.grid), dtype=bool)
-        for lo, hi in truth.gaps:
-            keep &= ~((self.grid >= lo) & (self.grid <= hi))
-        return keep
-
-    def series_arrays(self, spec: QuerySpec) -> Iterator[tuple[dict[str, str], np.ndarray, np.ndarray]]:
-        """Every series the hub would return for ``spec``: labels, value per grid point, kept points."""
-        ones = np.ones(len(self.grid))
-        for truth in self.event.truths:
-            keep = self.mask(truth)
-            for cluster in truth.clusters:
-                if spec.component == "participants":
-                    values: np.ndarray | None = ones
-                elif spec.component == "completion":
-                    values = self.completion(truth, spec.exercise or "", spec.env or "", cluster)
-                else:
-                    values = self.component(truth, spec.component, spec.exercise or "", spec.env, cluster)
-                if values is not None:
-                    yield {"__name__": spec.query, "cluster": cluster, "user": truth.user}, values, keep
-
-    def series(self, spec: QuerySpec) -> Iterator[tuple[dict[str, str], list[tuple[float, float]]]]:
-        """Every series the hub would return for ``spec``, with ``__name__``, cluster and user."""
-        for labels, values, keep in self.series_arrays(spec):
-            points = [(float(t), float(v)) for t, v, k in zip(self.grid, values, keep, strict=True) if k]
-            yield labels, points

@@ -1,15 +1,15 @@
-"""The raw kube-state-metrics series the hub held for a simulated event, as OpenMetrics text.
+"""A simulated event's series as OpenMetrics text, for ``promtool tsdb create-blocks-from openmetrics``.
 
-The file feeds ``promtool tsdb create-blocks-from openmetrics``, which is strict in
-ways that fail silently: timestamps are read as **seconds** (milliseconds would be
-taken as seconds), samples out of order within a series are dropped, every metric
-family must be contiguous (one ``# TYPE`` line, then all its series), lines end in
-LF and the last line is ``# EOF``.
+promtool is strict in ways that fail silently: timestamps are read as **seconds**
+(milliseconds would be taken as seconds), samples out of order within a series are
+dropped, every metric family must be contiguous (one ``# TYPE`` line, then all its
+series), lines end in LF and the last line is ``# EOF``.
 
-Grain: one series per (participant, cluster, namespace or object), one sample per
-simulator grid point outside the participant's gaps. Values are what the hub saw
-(:meth:`Observer.component`, which applies the collection interval), so the live
-rules of :mod:`testbench.live_rules` recompute the recorded series from them.
+Two files: ``raw.om`` holds the raw kube-state-metrics series the hub received (one sample
+per collection of the participant's cluster, outside gaps: :class:`Observer`), which the
+live rules of ``testbench/live_rules.py`` read; ``recorded.om`` holds the series every
+configured query returns (what the hub's rules recorded), so that a TSDB answers the
+queries without rules.
 """
 
 from __future__ import annotations
@@ -21,16 +21,16 @@ from typing import TextIO
 
 import numpy as np
 
+from ocq_batch.config.model import Config
 from ocq_batch.pull.queries import plan_queries
-from ocq_batch.sim.event import Event, Observer, Truth
+from ocq_batch.sim.event import SHARED_DB_ENV, Event, Observer, Truth
 
 # the environment whose namespace runs the Tekton pipelines (its resync pod counts for every env)
 PIPELINE_ENV = "dev"
-# the environment whose databases are shared and pre-deployed: no per-user database pod
-SHARED_DB_ENV = "prod"
 
 _ALNUM = "0123456789abcdefghijklmnopqrstuvwxyz"
 _BUFFER = 1 << 20
+KSM = ("kube_namespace_status_phase", "kube_deployment_status_condition", "kube_pod_status_phase")
 
 
 def namespace(user: str, env: str) -> str:
@@ -45,12 +45,27 @@ def pipeline_pod(user: str, exercise: str, cluster: str) -> str:
     return f"{user}-{exercise}-run-{suffix}-resync-pod"
 
 
+def raw_labels(
+    config: Config, user: str, cluster: str, comp: str, exercise: str, env: str | None
+) -> dict[str, str]:
+    """The labels of the kube-state-metrics series behind one component (``__name__`` first)."""
+    lbl = config.queries.cluster_label
+    if comp == "service":
+        return {"__name__": KSM[1], lbl: cluster, "namespace": namespace(user, env or PIPELINE_ENV),
+                "deployment": exercise, "condition": "Available", "status": "true"}  # fmt: skip
+    if comp == "database":
+        return {"__name__": KSM[2], lbl: cluster, "namespace": namespace(user, env or PIPELINE_ENV),
+                "pod": f"{exercise}-database-1", "phase": "Running"}  # fmt: skip
+    return {"__name__": KSM[2], lbl: cluster, "namespace": namespace(user, PIPELINE_ENV),
+            "pod": pipeline_pod(user, exercise, cluster), "phase": "Succeeded"}  # fmt: skip
+
+
 def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
 def _labels(labels: dict[str, str]) -> str:
-    return "{" + ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items()) + "}"
+    return "{" + ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items() if k != "__name__") + "}"
 
 
 def _number(value: float) -> str:
@@ -58,130 +73,81 @@ def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
-# one family: (metric name, its series as (labels, component key or None for a constant 1))
-Series = tuple[dict[str, str], tuple[str, str, str | None] | None]
+def _stamp(value: float) -> str:
+    """A timestamp in seconds, to the millisecond (promtool reads seconds)."""
+    return str(int(value)) if float(value).is_integer() else f"{value:.3f}"
 
 
-def _families(event: Event, truth: Truth, cluster: str) -> dict[str, list[Series]]:
-    """Every raw series of one participant on one cluster, grouped by metric family."""
-    config, user = event.config, truth.user
+def _series_text(prefix: str, at: np.ndarray, values: np.ndarray) -> str:
+    """The sample lines of one series."""
+    return "".join(
+        f"{prefix} {_number(v)} {_stamp(t)}\n" for t, v in zip(at.tolist(), values.tolist(), strict=True)
+    )
+
+
+def _raw_series(
+    event: Event, observer: Observer, truth: Truth, cluster: str
+) -> Iterator[tuple[dict[str, str], np.ndarray, np.ndarray]]:
+    """Every kube-state-metrics series of one participant on one cluster: namespaces, then the
+    components' deployments and pods."""
+    config = event.config
+    at = observer.collections(cluster)
+    at = at[observer.fresh(truth, at)]
     lbl = config.queries.cluster_label
-    fams: dict[str, list[Series]] = {
-        "kube_namespace_status_phase": [],
-        "kube_deployment_status_condition": [],
-        "kube_pod_status_phase": [],
-    }
-    for env in config.envs:
-        labels = {lbl: cluster, "namespace": namespace(user, env), "phase": "Active"}
-        fams["kube_namespace_status_phase"].append((labels, None))
+    for name in config.envs:
+        labels = {
+            "__name__": KSM[0],
+            lbl: cluster,
+            "namespace": namespace(truth.user, name),
+            "phase": "Active",
+        }
+        yield labels, at, np.ones(len(at))
     for ex in config.exercises:
-        for env in config.envs:
-            if "service" in ex.components:
-                labels = {
-                    lbl: cluster,
-                    "namespace": namespace(user, env),
-                    "deployment": ex.name,
-                    "condition": "Available",
-                    "status": "true",
-                }
-                fams["kube_deployment_status_condition"].append((labels, ("service", ex.name, env)))
-            if "database" in ex.components and env != SHARED_DB_ENV:
-                labels = {
-                    lbl: cluster,
-                    "namespace": namespace(user, env),
-                    "pod": f"{ex.name}-database-1",
-                    "phase": "Running",
-                }
-                fams["kube_pod_status_phase"].append((labels, ("database", ex.name, env)))
-        if "pipeline" in ex.components:
-            labels = {
-                lbl: cluster,
-                "namespace": namespace(user, PIPELINE_ENV),
-                "pod": pipeline_pod(user, ex.name, cluster),
-                "phase": "Succeeded",
-            }
-            fams["kube_pod_status_phase"].append((labels, ("pipeline", ex.name, None)))
-    return fams
-
-
-def _series_text(prefix: str, values: np.ndarray, stamps: list[str], keep: np.ndarray) -> tuple[str, int]:
-    """The sample lines of one series (kept grid points only) and their count."""
-    uniq, inverse = np.unique(values, return_inverse=True)
-    texts = [f"{prefix} {_number(u)} " for u in uniq]
-    idx = np.flatnonzero(keep)
-    lines = [texts[inverse[i]] + stamps[i] for i in idx]
-    if not lines:
-        return "", 0
-    return "\n".join(lines) + "\n", len(lines)
-
-
-def _iter_families(
-    event: Event, observer: Observer
-) -> Iterator[tuple[str, Iterator[tuple[dict[str, str], np.ndarray, Truth]]]]:
-    """(metric name, its series) in file order; each series is (labels, values per grid point, truth)."""
-    names = ("kube_namespace_status_phase", "kube_deployment_status_condition", "kube_pod_status_phase")
-
-    def series_of(name: str) -> Iterator[tuple[dict[str, str], np.ndarray, Truth]]:
-        ones = np.ones(len(observer.grid))
-        for truth in event.truths:
-            for cluster in truth.clusters:
-                for labels, key in _families(event, truth, cluster)[name]:
-                    if key is None:
-                        yield labels, ones, truth
-                        continue
-                    comp, ex, env = key
-                    values = observer.component(truth, comp, ex, env, cluster)
-                    if values is not None:  # a component the truth never had: no series at all
-                        yield labels, values, truth
-
-    for name in names:
-        yield name, series_of(name)
+        for comp in ex.components:
+            envs = (None,) if comp == "pipeline" else config.envs
+            for env in envs:
+                if comp == "database" and env == SHARED_DB_ENV:
+                    continue
+                samples = observer.component_samples(truth, comp, ex.name, env, cluster)
+                if samples is not None and len(samples[0]):
+                    yield raw_labels(config, truth.user, cluster, comp, ex.name, env), *samples
 
 
 def write_openmetrics(event: Event, path: Path) -> int:
     """Write the raw kube-state-metrics series of ``event`` to ``path``; returns the sample count.
 
-    Streams one series at a time, so memory stays small whatever the event size.
+    One family at a time (promtool wants them contiguous), one series at a time: memory
+    stays small whatever the event size.
     """
     observer = Observer(event)
-    stamps = [_number(t) for t in observer.grid]
-    masks = {id(t): observer.mask(t) for t in event.truths}
     total = 0
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8", newline="\n", buffering=_BUFFER) as out:
-        for name, series in _iter_families(event, observer):
-            out.write(f"# TYPE {name} gauge\n")
-            total += _write_family(out, name, series, stamps, masks)
+        for family in KSM:
+            out.write(f"# TYPE {family} gauge\n")
+            for truth in event.truths:
+                for cluster in truth.clusters:
+                    for labels, at, values in _raw_series(event, observer, truth, cluster):
+                        if labels["__name__"] == family:
+                            total += _write(out, family + _labels(labels), at, values)
         out.write("# EOF\n")
     return total
 
 
-def _write_family(
-    out: TextIO,
-    name: str,
-    series: Iterator[tuple[dict[str, str], np.ndarray, Truth]],
-    stamps: list[str],
-    masks: dict[int, np.ndarray],
-) -> int:
-    n = 0
-    for labels, values, truth in series:
-        text, count = _series_text(name + _labels(labels), values, stamps, masks[id(truth)])
-        out.write(text)
-        n += count
-    return n
+def _write(out: TextIO, prefix: str, at: np.ndarray, values: np.ndarray) -> int:
+    out.write(_series_text(prefix, at, values))
+    return len(at)
 
 
 def write_recorded_openmetrics(event: Event, path: Path) -> int:
     """Write the series every configured query returns (what the hub recorded) to ``path``.
 
-    One family per query, named after it, with the ``cluster`` and ``user`` labels. A
-    TSDB made from this file answers every query by itself, without the live rules, so
-    a large simulated event can be served by a real Prometheus in seconds. It is not a
-    replay: Prometheus bridges a gap shorter than its lookback (5 minutes) with the last
-    value. Streams one series at a time; returns the sample count.
+    One family per plain-selector query, named after it, with the ``cluster`` and ``user``
+    labels (and the raw families under their own names). A TSDB made from this file answers
+    every query by itself, without the live rules, so a large simulated event can be served
+    by a real Prometheus in seconds. Streams one series at a time; returns the sample count.
     """
     observer = Observer(event)
-    stamps = [_number(t) for t in observer.grid]
     total = 0
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8", newline="\n", buffering=_BUFFER) as out:
@@ -189,10 +155,7 @@ def write_recorded_openmetrics(event: Event, path: Path) -> int:
             if spec.optional:
                 continue
             out.write(f"# TYPE {spec.query} gauge\n")
-            for labels, values, keep in observer.series_arrays(spec):
-                prefix = spec.query + _labels({k: v for k, v in labels.items() if k != "__name__"})
-                text, count = _series_text(prefix, values, stamps, keep)
-                out.write(text)
-                total += count
+            for labels, at, values in observer.series_arrays(spec):
+                total += _write(out, spec.query + _labels(labels), at, values)
         out.write("# EOF\n")
     return total

@@ -1,4 +1,4 @@
-"""Write ``query_range`` bodies exactly as Prometheus formats them (for the simulator and tests)."""
+"""Write Prometheus API bodies exactly as Prometheus formats them (for the simulator and tests)."""
 
 from __future__ import annotations
 
@@ -21,18 +21,26 @@ def format_value(value: float) -> str:
     return repr(value)
 
 
-def format_ts(ts: float) -> float | int:
-    """Prometheus' timestamp: an integer on whole seconds, else 3 decimals."""
-    return int(ts) if ts == int(ts) else round(ts, 3)
+def format_ts(ts: float) -> str:
+    """Prometheus' timestamp: an integer on whole seconds, else exactly 3 decimals (ms)."""
+    return str(int(ts)) if ts == int(ts) else f"{ts:.3f}"
+
+
+def entry(ts: float, value: float) -> bytes:
+    """One ``[<ts>,"<value>"]`` pair of a ``values`` array."""
+    return f'[{format_ts(ts)},"{format_value(value)}"]'.encode()
+
+
+def series_json(labels: Mapping[str, str], entries: bytes) -> bytes:
+    """One series of a matrix body, ``entries`` being its joined ``[<ts>,"<value>"]`` pairs."""
+    return b'{"metric":' + orjson.dumps(dict(labels)) + b',"values":[' + entries + b"]}"
 
 
 def matrix_body(series: Iterable[Series], warnings: Sequence[str] = ()) -> bytes:
-    """A successful ``query_range`` response body holding ``series``."""
-    result = [
-        {"metric": dict(labels), "values": [[format_ts(t), format_value(v)] for t, v in points]}
-        for labels, points in series
-    ]
-    doc: dict[str, object] = {"status": "success", "data": {"resultType": "matrix", "result": result}}
+    """A successful body with a matrix of ``series`` (what ``query_range``, and an instant query
+    of a range selector, answer)."""
+    parts = [series_json(labels, b",".join(entry(t, v) for t, v in points)) for labels, points in series]
+    doc = b'{"status":"success","data":{"resultType":"matrix","result":[' + b",".join(parts) + b"]}"
     if warnings:
-        doc["warnings"] = list(warnings)
-    return orjson.dumps(doc)
+        doc += b',"warnings":' + orjson.dumps(list(warnings))
+    return doc + b"}"

@@ -2,7 +2,8 @@
 -- users_seen: one row per user with at least one sample in the window [from_ts, to_ts].
 -- Invariants: user is never null; clusters is sorted and distinct; n_samples > 0.
 -- The live rules emit a 0 series for every active participant, so any series at all
--- means the user took part. Exclusions (test accounts) are applied after this step.
+-- means the user took part (the raw kube-state-metrics series behind the components are
+-- evidence, not participation). Exclusions (test accounts) are applied after this step.
 -- Read from the change log: a chunk inside the window gives its count and span as stored;
 -- only a chunk that crosses an edge of the window is counted from its samples.
 -- sql/samples/01_participants.sql computes the same table from every sample.
@@ -15,7 +16,7 @@ user_chunks as (
     from chunks as c
     join series as s using (series_id)
     cross join p
-    where s.user is not null
+    where s.user is not null and s.component not like 'raw\_%' escape '\'  -- evidence, not participation
       and c.last_ts >= p.from_ts
       and c.first_ts <= p.to_ts
 ),
