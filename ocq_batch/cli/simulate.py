@@ -74,6 +74,14 @@ def simulate(
         start=config.start.timestamp() - 15 * 60,
     )
     done = run_simulate(params, config, out_dir, formats or [], force)
-    out.print(f"wrote {' and '.join(done.written)} for {len(done.event.truths)} users to {out_dir}")
+    if done.seed != seed:
+        out.print(
+            f"seed {seed} gives no pair at the prize cut-off that can hold the planted near-tie: "
+            f"used seed {done.seed} instead (--seed {done.seed} gives this same event)"
+        )
+    out.print(
+        f"wrote {' and '.join(done.written)} for {len(done.event.truths)} users to {out_dir} "
+        f"(seed {done.seed})"
+    )
     for case, users in sorted(done.event.cases.items()):
         out.print(f"  {case:<18} {', '.join(users)}")

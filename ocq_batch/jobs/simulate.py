@@ -8,18 +8,20 @@ series the live rules read), in any combination, into one folder.
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ocq_batch.config.model import Config
 from ocq_batch.errors import ConfigError
 from ocq_batch.pull.replay import HEADER, INDEX
-from ocq_batch.sim.event import Event, SimParams, build_event
+from ocq_batch.sim.event import Event, NearTieError, SimParams, build_event
 from ocq_batch.sim.openmetrics import write_openmetrics, write_recorded_openmetrics
 from ocq_batch.sim.replay import write_replay
 
 # what each format writes into the folder: the replay folder's own files, or one file
 FORMATS = {"replay": "", "openmetrics": "recorded.om", "kube-openmetrics": "raw.om"}
+# seeds tried after the one asked for when its event cannot hold the planted near-tie
+SEED_TRIES = 50
 
 
 @dataclass
@@ -29,6 +31,7 @@ class Simulated:
     event: Event
     folder: Path
     written: list[str]
+    seed: int  # the seed of the event written: the one asked for, or the next that plants a near-tie
 
 
 def simulate(params: SimParams, config: Config, folder: Path, formats: list[str], force: bool) -> Simulated:
@@ -50,7 +53,7 @@ def simulate(params: SimParams, config: Config, folder: Path, formats: list[str]
         if any(p.name not in ours for p in folder.iterdir()):
             raise ConfigError(f"--out {folder} is not a folder simulate wrote; refusing to replace it")
         shutil.rmtree(folder)
-    event = build_event(params, config)
+    event = draw(params, config)
     written = []
     for kind in kinds:
         if kind == "replay":
@@ -59,4 +62,19 @@ def simulate(params: SimParams, config: Config, folder: Path, formats: list[str]
             path = folder / FORMATS[kind]
             write = write_recorded_openmetrics if kind == "openmetrics" else write_openmetrics
             written.append(f"{write(event, path)} samples in {path.name}")
-    return Simulated(event, folder, written)
+    return Simulated(event, folder, written, event.params.seed)
+
+
+def draw(params: SimParams, config: Config) -> Event:
+    """The event of ``params``; when its seed cannot hold the planted near-tie at the cut-off,
+    the event of the next seed that can (``event.params.seed`` says which: the same seed
+    gives the same event again)."""
+    for seed in range(params.seed, params.seed + SEED_TRIES):
+        try:
+            return build_event(replace(params, seed=seed), config)
+        except NearTieError:
+            continue
+    raise ConfigError(
+        f"no seed from {params.seed} to {params.seed + SEED_TRIES - 1} gives an event that holds a near-tie "
+        f"at the top {config.top}; pass --no-awkward, or another --participants or [scoring] top"
+    )
