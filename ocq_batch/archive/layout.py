@@ -1,7 +1,8 @@
 """What an archive folder holds: its files and their names, its format version, their digests.
 
 An archive is the ``--out`` folder of an export: one Parquet file per table (in
-:data:`TABLES` order), ``ranking.csv``, the reports and ``manifest.json``, which lists
+:data:`TABLES` order), ``ranking.csv`` (and ``ranking.xlsx`` when asked), the reports
+(:data:`REPORTS`) and ``manifest.json``, which lists
 every file with its row count, size and sha256. The working store and the recorded
 responses live beside them in the same folder and move with it.
 """
@@ -17,7 +18,8 @@ STORE_NAME = "store.duckdb"
 STORE_FILES = (STORE_NAME, STORE_NAME + ".wal")
 REPLAY_DIR = "replay"  # responses recorded from a live server, kept across runs like the store
 # what ocq-batch may find in an output folder it is about to replace
-OWN_FILES = {MANIFEST, "ranking.csv", "report.md", "report.html", REPLAY_DIR, *STORE_FILES}
+REPORTS = ("report.md", "report.html", "ceremony.html")  # written last: they show the data's digest
+OWN_FILES = {MANIFEST, "ranking.csv", "ranking.xlsx", *REPORTS, REPLAY_DIR, *STORE_FILES}
 
 # the layout of an archive (files, columns, manifest); the store's schema has its own version
 ARCHIVE_VERSION = 1

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ocq_batch.archive.layout import REPLAY_DIR, STORE_NAME, TABLES
 from ocq_batch.archive.publish import check_out_folder, publish, recover, staging_for
+from ocq_batch.archive.spreadsheet import check_xlsx
 from ocq_batch.archive.write import SamplesFile, manifest, write_files, write_manifest, write_reports
 from ocq_batch.audit.run import AuditResult, run_audit, summary_counts
 from ocq_batch.config.model import Config, Window
@@ -38,14 +39,15 @@ if TYPE_CHECKING:
 class Progress(Protocol):
     """A progress display: one task at a time."""
 
-    def task(self, label: str, total: int | None) -> Callable[[int], None]:
-        """Start a task; the returned callable advances it."""
+    def task(self, label: str, total: int | None) -> Callable[..., None]:
+        """Start a task; the returned callable advances it: ``advance(steps, nbytes=0)``, where
+        ``nbytes`` counts the bytes of answers received (a fetch)."""
         ...
 
 
 class _Quiet:
-    def task(self, label: str, total: int | None) -> Callable[[int], None]:
-        return lambda n: None
+    def task(self, label: str, total: int | None) -> Callable[..., None]:
+        return lambda n, nbytes=0: None
 
 
 @dataclass
@@ -78,6 +80,7 @@ class RunRequest:
     http: HttpOptions | None = None
     out: Path = Path("ocq-out")
     store: Path | None = None
+    xlsx: bool = False  # also write ranking.xlsx (needs openpyxl)
 
 
 def replay_source(text: str | None) -> Source:
@@ -88,12 +91,23 @@ def replay_source(text: str | None) -> Source:
 def run_export(request: RunRequest, progress: Progress | None = None) -> ExportResult:
     """The export of ``request``: from its server when it has HTTP options, else its replay folder."""
     config, window = request.config, request.window
+    if request.xlsx:
+        check_xlsx()  # before anything is fetched or written
     if request.http is not None:
         return export(
-            config, window, None, request.out, store=request.store, progress=progress, http=request.http
+            config,
+            window,
+            None,
+            request.out,
+            store=request.store,
+            progress=progress,
+            http=request.http,
+            xlsx=request.xlsx,
         )
     source = replay_source(request.source)
-    return export(config, window, source, request.out, store=request.store, progress=progress)
+    return export(
+        config, window, source, request.out, store=request.store, progress=progress, xlsx=request.xlsx
+    )
 
 
 def check_window(config: Config, window: Window) -> None:
@@ -113,6 +127,7 @@ def export(
     progress: Progress | None = None,
     lock: AbstractContextManager[Any] | None = None,
     http: HttpOptions | None = None,
+    xlsx: bool = False,
 ) -> ExportResult:
     """Run the whole job; on any failure the previous archive (if any) is left untouched.
 
@@ -147,10 +162,10 @@ def export(
             con = open_store(store_path)
             try:
                 loader = Loader(con, config.queries.user_label, config.queries.cluster_label)
-                advance = progress.task("loading responses", n_requests)
+                advance = progress.task("fetching" if live is not None else "loading replay", n_requests)
                 for resp in source.responses(specs, start, end, config.step_s):
                     loader.add(resp)
-                    advance(1)
+                    advance(1, len(resp.body))
                 loader.flush()
                 stats = loader.stats
                 staging = staging_for(out)
@@ -164,7 +179,7 @@ def export(
                     progress.task("auditing", None)
                     audit = run_audit(con, config)
                     advance = progress.task("writing archive", len(TABLES))
-                    files = write_files(con, staging, config, lambda _name: advance(1), samples)
+                    files = write_files(con, staging, config, lambda _name: advance(1), samples, xlsx)
                 ranking = Rows.query(con, "select * from ranking order by rank, user")
                 timeline = Rows.query(con, "select * from timeline order by user, ts")
             finally:
@@ -261,7 +276,7 @@ def fetch(
             (s.query, a, b) for s in specs for a, b in chunk_range(start, end, config.step_s, http.max_points)
         ]
         before = sum(writer.has(q, a, b, config.step_s) for q, a, b in chunks)
-        advance = progress.task("fetching chunks", total)
-        for _resp in source.responses(specs, start, end, config.step_s):
-            advance(1)
+        advance = progress.task("fetching", total)
+        for resp in source.responses(specs, start, end, config.step_s):
+            advance(1, len(resp.body))
         return FetchResult(folder, total, before, list(source.warnings), source.label)
