@@ -39,6 +39,18 @@ TABLES = (
 )
 
 
+def data_digest(files: dict[str, dict[str, object]]) -> tuple[str, tuple[str, ...]]:
+    """The sha256 of an archive's data: of the lines ``"<name> <sha256>\\n"`` of every file of
+    ``files`` (the manifest's entries) but the reports, sorted by name; and those names.
+
+    The reports show it (they cannot hold their own sha256, which the manifest lists), so a
+    reader can check a report against the manifest of the data it was made from.
+    """
+    names = tuple(sorted(n for n in files if n not in REPORTS))
+    blob = "".join(f"{n} {files[n]['sha256']}\n" for n in names)
+    return hashlib.sha256(blob.encode()).hexdigest(), names
+
+
 def sha256_file(path: Path) -> str:
     """The sha256 (hex) of a file's bytes, read in 1 MiB blocks."""
     h = hashlib.sha256()

@@ -198,16 +198,21 @@ def write_reports(
     ranking: Any,
     timeline: Any,
     audit: Any,
-    source: str,
+    provenance: Any,
 ) -> dict[str, dict[str, Any]]:
-    """report.md and the self-contained report.html; returns their manifest entries."""
+    """report.md, the self-contained report.html and ceremony.html; returns their manifest entries."""
+    from ocq_batch.report.ceremony import render_ceremony
     from ocq_batch.report.html import render_html
     from ocq_batch.report.markdown import render_markdown
 
-    (folder / "report.md").write_text(render_markdown(config, window, ranking, audit), encoding="utf-8")
-    page = render_html(config, window, ranking, timeline, audit, source)
-    (folder / "report.html").write_text(page, encoding="utf-8")
+    pages = {
+        "report.md": render_markdown(config, window, ranking, audit, provenance),
+        "report.html": render_html(config, window, ranking, timeline, audit, provenance),
+        "ceremony.html": render_ceremony(config, window, ranking, audit, provenance),
+    }
+    for name, text in pages.items():
+        (folder / name).write_text(text, encoding="utf-8")
     return {
         name: {"bytes": (folder / name).stat().st_size, "sha256": sha256_file(folder / name)}
-        for name in ("report.md", "report.html")
+        for name in pages
     }

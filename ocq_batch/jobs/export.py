@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ocq_batch.archive.layout import REPLAY_DIR, STORE_NAME, TABLES
+from ocq_batch import __version__
+from ocq_batch.archive.layout import REPLAY_DIR, STORE_NAME, TABLES, data_digest
 from ocq_batch.archive.publish import check_out_folder, publish, recover, staging_for
 from ocq_batch.archive.spreadsheet import check_xlsx
 from ocq_batch.archive.write import SamplesFile, manifest, write_files, write_manifest, write_reports
@@ -28,6 +29,7 @@ from ocq_batch.pull.http_options import HttpOptions
 from ocq_batch.pull.queries import plan_queries
 from ocq_batch.pull.replay import INDEX, ReplayWriter
 from ocq_batch.pull.source import ReplaySource, Source
+from ocq_batch.report.content import Provenance
 from ocq_batch.resources import demo_dir
 from ocq_batch.rows import Rows
 from ocq_batch.timeutil import iso
@@ -203,7 +205,10 @@ def export(
                 "summary": audit.cutoff.sentence(),
                 "findings": summary_counts(audit.tables["findings"]),
             }
-            files.update(write_reports(staging, config, window, ranking, timeline, audit, source.label))
+            digest, data_files = data_digest(files)
+            extra["data_digest"] = {"sha256": digest, "files": list(data_files)}
+            provenance = Provenance(__version__, config.digest(), digest, data_files, source.label)
+            files.update(write_reports(staging, config, window, ranking, timeline, audit, provenance))
             data = manifest(config, window, source.label, files, extra)
             write_manifest(staging, data)
             publish(staging, out, store_inside)
