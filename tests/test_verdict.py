@@ -205,3 +205,17 @@ def test_a_500_participant_event(tmp_path: Path) -> None:
     nearest = cut.nearest()[0]
     again = run_cli("audit", "--archive", str(out), "--top", str(nearest))
     assert f"the top {nearest} is decided at the data's resolution" in words(again.stdout)
+
+
+def test_verify_user_shows_any_participants_card(demo: Path) -> None:
+    proc = run_cli(
+        "verify", "--archive", str(demo), "--user", "user64", "--user", "user03", env={"COLUMNS": "200"}
+    )
+    assert proc.returncode == 3  # the exit code still follows the verdict on the top 30
+    titles = [line for line in proc.stdout.splitlines() if line.startswith("#")]
+    assert [t.split(":")[0] for t in titles] == ["#31 user64", "#23 user03"]  # in the order asked
+    assert "2 participant(s) checked" in proc.stdout and "user64 (rank 31, out" in words(proc.stdout)
+    typo = run_cli("verify", "--archive", str(demo), "--user", "usr64")
+    assert typo.returncode == 1 and "did you mean user64" in typo.stderr and not typo.stdout
+    excluded = run_cli("verify", "--archive", str(demo), "--user", "test01")
+    assert excluded.returncode == 1 and "excluded by [event] exclude_users" in excluded.stderr
