@@ -109,3 +109,38 @@ def test_the_fetch_progress_says_fetching_with_bytes_and_time_left() -> None:
         shown = screen.getvalue()
     last = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", shown).splitlines()[-1]
     assert "fetching" in last and "4/10" in last and "1.0 MB" in last and "ETA" in last, last
+
+
+class Recorded:
+    """A progress display that remembers each task and what advanced it."""
+
+    def __init__(self) -> None:
+        self.tasks: list[list] = []
+
+    def task(self, label: str, total: int | None):
+        self.tasks.append([label, total, 0, 0])
+        row = self.tasks[-1]
+
+        def advance(n: int, nbytes: int = 0) -> None:
+            row[2] += n
+            row[3] += nbytes
+
+        return advance
+
+
+def test_fetch_and_export_report_fetching_with_bytes(prometheus, tmp_path: Path) -> None:
+    from ocq_batch.config.toml import resolve
+    from ocq_batch.jobs.export import export, fetch, replay_source
+    from ocq_batch.pull.http_options import HttpOptions
+
+    config, window = resolve(None, DEMO_FROM, DEMO_TO)
+    seen = Recorded()
+    fetch(config, window, HttpOptions(base_url=prometheus.url), tmp_path / "rec", progress=seen)
+    (label, total, done, nbytes) = seen.tasks[0]
+    assert label == "fetching" and total == done and nbytes > 100_000
+    replayed = Recorded()
+    export(config, window, replay_source(str(tmp_path / "rec")), tmp_path / "out", progress=replayed)
+    assert replayed.tasks[0][0] == "loading replay" and replayed.tasks[0][3] == nbytes
+    live = Recorded()
+    export(config, window, None, tmp_path / "o2", progress=live, http=HttpOptions(base_url=prometheus.url))
+    assert live.tasks[0][0] == "fetching" and live.tasks[0][3] == nbytes

@@ -56,7 +56,7 @@ def export(
     stats = result.stats
     out.print(
         f"{result.participants} participants ranked ({len(result.excluded)} excluded: "
-        f"{', '.join(result.excluded) or 'none'}); {stats.samples_added} new samples, "
+        f"{escape(', '.join(result.excluded)) or 'none'}); {stats.samples_added} new samples, "
         f"{stats.responses_skipped}/{stats.responses} responses already in the store"
     )
     out.print(f"archive: {escape(str(result.out))} (manifest.json, {len(result.manifest['files'])} files)")

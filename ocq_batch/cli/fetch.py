@@ -61,8 +61,9 @@ def fetch(
     with progress_bar(not quiet) as bar:
         result = run_fetch(config, window, options, out_dir, progress=bar)
     out.print(
-        f"recorded {result.requests - result.already_recorded} chunk(s) from {result.label} "
-        f"into {result.folder} ({result.already_recorded} were already there; {result.requests} in all)"
+        f"recorded {result.requests - result.already_recorded} chunk(s) from {escape(result.label)} "
+        f"into {escape(str(result.folder))} ({result.already_recorded} were already there; "
+        f"{result.requests} in all)"
     )
     for warning in result.warnings:
         err.print(f"warning: {escape(warning)}", markup=False)

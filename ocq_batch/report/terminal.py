@@ -145,11 +145,12 @@ def ranking_table(
     rule under the prize cut-off; and how many rows it leaves out (``--all`` shows them)."""
     from rich import box
     from rich.table import Table
+    from rich.text import Text
 
     tz = zone(config.timezone)
     end = config.end.astimezone(tz).date()
     table = Table(
-        title=title, title_justify="left", caption=MARKS, caption_justify="left", box=box.SIMPLE_HEAD
+        title=Text(title), title_justify="left", caption=MARKS, caption_justify="left", box=box.SIMPLE_HEAD
     )
     table.add_column("", no_wrap=True)
     table.add_column("rank", justify="right", no_wrap=True)
@@ -168,7 +169,7 @@ def ranking_table(
         table.add_row(
             mark.rstrip(),
             str(row["rank"]),
-            str(row["user"]),
+            Text(str(row["user"])),
             f"{row['score']:.1f}",
             score_range(bound["score_min"], bound["score_max"]) if bound else "-",
             str(row["exercises_completed"]),
@@ -192,6 +193,7 @@ def findings_table(findings: Sequence[dict[str, Any]]) -> Table:
     """Findings as a table: severity, check over who it is about, the sentence (wrapped)."""
     from rich import box
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(box=box.SIMPLE_HEAD, leading=1, show_edge=False)
     table.add_column("severity", no_wrap=True)
@@ -200,7 +202,10 @@ def findings_table(findings: Sequence[dict[str, Any]]) -> Table:
     for f in findings:
         who = " ".join(str(x) for x in (f["user"], f["exercise"], f["env"]) if isinstance(x, str))
         style = SEVERITY_STYLE.get(f["severity"], "")
-        table.add_row(f"[{style}]{f['severity']}[/]", f"{f['check']}\n{who or '(event)'}", f["message"])
+        # Text, not markup: a message may quote a pattern or a label with brackets
+        table.add_row(
+            Text(f["severity"], style), Text(f"{f['check']}\n{who or '(event)'}"), Text(f["message"])
+        )
     return table
 
 
