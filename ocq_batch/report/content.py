@@ -8,7 +8,6 @@ gathered here once. The tables arrive as :class:`~ocq_batch.rows.Rows`, read as 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,19 +87,6 @@ def by_rank(findings: Rows, ranking: Rows) -> list[Group]:
         return (1, ranks[user], user) if user in ranks else (2, 0, user)
 
     return [Group(u, ranks.get(u), groups[u]) for u in sorted(groups, key=place)]
-
-
-def grouped(findings: Rows) -> Iterable[tuple[str, list[dict[str, Any]]]]:
-    """Findings per participant, most severe participant first (the order before rank order)."""
-    groups: dict[str, list[dict[str, Any]]] = {}
-    for row in findings.rows:
-        user = row["user"]
-        groups.setdefault(WHOLE_EVENT if user is None else str(user), []).append(row)
-    for rows in groups.values():
-        rows.sort(key=_order)
-    worst = {user: _order(rows[0])[0] for user, rows in groups.items()}
-    for user in sorted(groups, key=lambda u: (worst[u], u != WHOLE_EVENT, u)):
-        yield user, groups[user]
 
 
 def zoom(rows: list[dict[str, Any]], cutoff: CutOff) -> tuple[float, float]:
