@@ -13,8 +13,8 @@ from conftest import REPO, run_cli
 DEMO = REPO / "data" / "demo"
 
 
-def assert_clean_failure(proc, out: Path, *needles: str) -> None:
-    assert proc.returncode == 1, (proc.stdout, proc.stderr)
+def assert_clean_failure(proc, out: Path, *needles: str, code: int = 1) -> None:
+    assert proc.returncode == code, (proc.stdout, proc.stderr)
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, proc.stderr
     assert lines[0].startswith("error: ")
@@ -86,8 +86,10 @@ def test_unknown_env(out: Path) -> None:
 
 
 def test_unknown_model(out: Path) -> None:
+    # the parser knows the choices now (listed in --help): a usage error, exit 2, naming the
+    # option, the value and the choices (it was exit 1 from the library's check)
     proc = run_cli("export", "--model", "linear", "--out", str(out))
-    assert_clean_failure(proc, out, "--model 'linear'")
+    assert_clean_failure(proc, out, "'--model'", "'linear' is not one of 'continuous', 'stepped'", code=2)
 
 
 def copy_demo(tmp_path: Path) -> Path:
@@ -178,5 +180,6 @@ def test_audit_of_a_tampered_or_foreign_archive(tmp_path: Path) -> None:
 @pytest.mark.parametrize("source", ["http://127.0.0.1:9", str(DEMO)])
 def test_unknown_compression(out: Path, source: str) -> None:
     # refused with a replay folder too, where no request is made: a typo is never ignored
+    # refused by the parser, which lists the choices (exit 2, was 1 from the library's check)
     proc = run_cli("export", "--source", source, "--compression", "zip", "--out", str(out))
-    assert_clean_failure(proc, out, "--compression 'zip'", "auto, gzip, none")
+    assert_clean_failure(proc, out, "'--compression'", "'zip' is not one of 'auto', 'gzip', 'none'", code=2)

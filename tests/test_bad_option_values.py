@@ -53,6 +53,9 @@ def bad_values(tmp: Path) -> dict[str, list[str]]:
         "--step": ["--step", "30 seconds"],
         "--collect-interval": ["--collect-interval", "often"],
         "--format": ["--format", "csv"],
+        # verify, config
+        "--user": ["--user", "nobody"],  # not a participant of the demo event
+        "--init": ["--init", str(afile)],  # an existing file is never replaced
     }
 
 

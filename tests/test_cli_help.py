@@ -76,3 +76,45 @@ def test_replay_export_and_simulator_do_not_import_httpx() -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "False"
+
+
+def test_enum_options_list_their_choices_and_match_the_library() -> None:
+    from ocq_batch.cli.simulate import Format
+    from ocq_batch.config.model import MODELS
+    from ocq_batch.jobs.simulate import FORMATS
+    from ocq_batch.pull.http_options import COMPRESSIONS
+
+    assert tuple(f.value for f in Format) == tuple(FORMATS)
+    for name in ("export", "audit", "verify"):  # the choices the parser shows are the library's
+        shown = " ".join(run_cli(name, "--help", env={"COLUMNS": "200"}).stdout.split())
+        assert f"--model <{'|'.join(MODELS)}>" in shown, name
+        assert f"--compression <{'|'.join(COMPRESSIONS)}>" in shown, name
+    help_text = run_cli("export", "--help", env={"COLUMNS": "80"}).stdout
+    assert "dev, preprod, prod unless configured" in " ".join(help_text.split())  # --env's configured envs
+    assert "--from TIMESTAMP" in help_text and "--to TIMESTAMP" in help_text and "<str>" not in help_text
+    sim = run_cli("simulate", "--help", env={"COLUMNS": "80"}).stdout
+    assert "--step DURATION" in sim and "--collect-interval DURATION" in sim
+    assert "[replay|openmetrics|kube-openmetrics]" in sim
+
+
+def test_every_command_says_its_exit_codes_and_completion_is_on() -> None:
+    for name, cmd in commands().items():
+        assert "Exit codes: 0" in (cmd.help or ""), name
+    root = run_cli("--help").stdout
+    assert "--install-completion" in root and "--show-completion" in root and "Exit codes:" in root
+    # the shell named, not detected from the parent processes (which a CI runner may not have)
+    shown = run_cli("--show-completion", "bash", env={"_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1"})
+    assert shown.returncode == 0 and "ocq-batch" in shown.stdout and "complete" in shown.stdout
+
+
+def test_help_wraps_between_words_at_80_columns() -> None:
+    """No hyphenated word or URL is cut across lines: every word of the help at 80 columns is a
+    word of the same help laid out 1000 columns wide."""
+    from typer.testing import CliRunner
+
+    for args in ([], *([name] for name in commands())):
+        narrow = run_cli(*args, "--help", env={"COLUMNS": "80"}).stdout
+        wide = CliRunner().invoke(app, [*args, "--help"], prog_name="ocq-batch", terminal_width=1000,
+                                  max_content_width=1000).output  # fmt: skip
+        assert all(len(line) <= 80 for line in narrow.splitlines()), args
+        assert narrow.split() == wide.split(), args

@@ -178,7 +178,11 @@ def test_a_raw_gap_around_a_completion_is_stale_evidence(prometheus_for, tmp_pat
     assert c["completed_after"].timestamp() < moment <= c["completed_at"].timestamp()
     assert c["stale_since"] is not None and c["stale_since"].timestamp() < moment - 6 * 60 + 1
     gaps = [f for f in table(out, "audit") if f["check"] == "data_gap" and f["user"] == victim.user]
-    named = [f for f in gaps if "opencodequest_villain_quarkus_pod:prod{cluster=" in f["message"]]
+    named = [
+        f
+        for f in gaps
+        if any(s.startswith("opencodequest_villain_quarkus_pod:prod{cluster=") for s in f["series"])
+    ]
     assert named and all(f["evidence_at"].timestamp() < moment for f in named), gaps
     wide = [f for f in table(out, "audit") if f["check"] == "wide_uncertainty" and f["user"] == victim.user]
     assert any(f["exercise"] == "villain" and f["env"] == "prod" for f in wide)

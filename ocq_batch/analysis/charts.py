@@ -20,6 +20,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from ocq_batch.report import axis as timeaxis
+
 STYLE: dict[str, Any] = {
     "font.size": 15,
     "axes.titlesize": 19,
@@ -74,18 +76,31 @@ def _axes(n: int, width: float, height: float, ncols: int = 1) -> tuple[Figure, 
 
 
 def _expected_lines(ax: Axes, expected: pd.DataFrame, label_y: float = 1.0) -> None:
-    """Dashed vertical lines at each exercise's expected end (minutes after the start)."""
+    """Dashed vertical lines at each exercise's expected end (minutes after the start), labelled
+    as the report labels them."""
     for row in expected.itertuples():
         ax.axvline(row.expected_min, color=EXPECTED, linestyle="--", linewidth=2, zorder=1)
         ax.text(
             row.expected_min,
             label_y,
-            f" {row.exercise} expected\n +{row.expected_min:g} min",
+            f" {timeaxis.expected_label(row.exercise)}",
             color=EXPECTED,
             fontsize=12,
             va="top",
             transform=ax.get_xaxis_transform(),
         )
+
+
+def _clock_axis(ax: Axes, expected: pd.DataFrame) -> None:
+    """The report's time axis (:mod:`ocq_batch.report.axis`): positions in minutes after T0,
+    labelled with the clock time in the event's zone every half hour."""
+    t0 = pd.Timestamp(expected.t0.iloc[0]).to_pydatetime()
+    tz = str(expected.timezone.iloc[0])
+    lo, hi = ax.get_xlim()
+    marks = timeaxis.ticks(lo, hi)
+    ax.set_xticks(marks, [timeaxis.label(t0, m, tz) for m in marks])
+    ax.set_xlim(lo, hi)
+    ax.set_xlabel(timeaxis.title(tz))
 
 
 def _empty(fig: Figure, ax: Axes, message: str) -> Figure:
@@ -137,14 +152,14 @@ def completion_times(times: pd.DataFrame, expected: pd.DataFrame) -> Figure:
                 ax.plot(
                     [row.expected_min] * 2, [i - 0.45, i + 0.45], color=EXPECTED, linestyle="--", linewidth=3
                 )
-                ax.text(row.expected_min, i - 0.45, f" expected +{row.expected_min:g} min", color=EXPECTED,
+                ax.text(row.expected_min, i - 0.45, f" {timeaxis.expected_label(ex)}", color=EXPECTED,
                         fontsize=13, ha="left", va="bottom", fontweight="bold")  # fmt: skip
             counts = [int((rows.exercise == ex).sum()) for ex in exercises]
             ax.set_yticks(
                 range(len(exercises)), [f"{ex}\n({n} done)" for ex, n in zip(exercises, counts, strict=True)]
             )
             ax.set_ylim(len(exercises) - 0.5, -0.7)
-            ax.set_xlabel("completed at (minutes after the start)")
+            _clock_axis(ax, exp)
             ax.set_title(_title("When each exercise was completed (black bar: median)", event))
         return fig
 
@@ -169,8 +184,8 @@ def clusters(times: pd.DataFrame, expected: pd.DataFrame) -> Figure:
             ax.invert_yaxis()
             for exp in expected[expected.exercise == ex].itertuples():
                 ax.axvline(exp.expected_min, color=EXPECTED, linestyle="--", linewidth=2.5)
-            ax.set_title(f"{ex} (expected +{expected[expected.exercise == ex].expected_min.iloc[0]:g} min)")
-            ax.set_xlabel("completed at (minutes after the start)")
+            ax.set_title(f"{ex} (red dashes: {timeaxis.expected_label(ex)})")
+            _clock_axis(ax, expected[expected.exercise == ex])
         fig.suptitle("Completion time per cluster (red dashes: expected end; (n): completions)")
         return fig
 
@@ -226,8 +241,9 @@ def timeline(tl: pd.DataFrame, expected: pd.DataFrame, cutoff: pd.DataFrame | No
                     linewidth=3,
                     label=f"prize cut-off\n(score of rank {int(cut.top.iloc[0])})",
                 )
-            _expected_lines(ax, expected[expected.event == event] if event else expected, label_y=0.99)
-            ax.set_xlabel("minutes after the start")
+            mine = expected[expected.event == event] if event else expected
+            _expected_lines(ax, mine, label_y=0.99)
+            _clock_axis(ax, mine)
             ax.set_ylabel("points")
             ax.set_title(_title(f"Points over time: top {len(users)} (from the archive's timeline)", event))
             ax.legend(title="final rank and score", loc="upper left", bbox_to_anchor=(1.01, 1))
@@ -298,8 +314,8 @@ def live_vs_batch(frame: pd.DataFrame) -> Figure:
             ax.axhline(
                 top + 0.5, color=CUTOFF, linestyle="--", linewidth=2, label=f"prize cut-off (top {top})"
             )
-            ax.set_xlabel("batch rank (official)")
-            ax.set_ylabel("live board rank")
+            ax.set_xlabel(timeaxis.BATCH_RANK)  # rank 1 at the top left, as in the report
+            ax.set_ylabel(timeaxis.LIVE_RANK)
             ax.invert_yaxis()
             ax.set_title(_title("Live board vs batch ranking (top left: prizes under both)", event))
             ax.legend(loc="lower right")

@@ -91,6 +91,16 @@ class Archives(Closing):
         """Run DuckDB SQL over the views; values go in ``params``, never into the text."""
         return self.con.execute(query, params).df()
 
+    def local(self, frame: pd.DataFrame, event: str | None = None) -> pd.DataFrame:
+        """``frame`` with every timestamp column in the event's time zone (``[event] timezone``),
+        as the report shows them; the archive and the other methods keep UTC."""
+        tz = self.archive(event).config.timezone
+        out = frame.copy()
+        for col in out.columns:
+            if isinstance(out[col].dtype, pd.DatetimeTZDtype):
+                out[col] = out[col].dt.tz_convert(tz)
+        return out
+
     def df(self, table: str) -> pd.DataFrame:
         """A whole table (``event`` column first when several archives are open)."""
         if table not in [*self.tables, "event_info", "exercise_info", "env_info"]:
@@ -146,11 +156,13 @@ class Archives(Closing):
         )
 
     def expected_times(self) -> pd.DataFrame:
-        """Per exercise: the expected end in minutes after the start and as an instant."""
+        """Per exercise: the expected end in minutes after the start and as an instant; the
+        event's start ``t0`` and ``timezone``, which the charts' time axis is drawn in."""
         return self._out(
             """
             select x.event, x.exercise, x.expected_s / 60 as expected_min,
-                   i.t0 + to_microseconds((x.expected_s * 1e6)::bigint) as expected_at
+                   i.t0 + to_microseconds((x.expected_s * 1e6)::bigint) as expected_at,
+                   i.t0, i.timezone
             from exercise_info as x join event_info as i using (event) order by x.event, x.ordinal
             """
         )

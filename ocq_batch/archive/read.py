@@ -60,8 +60,16 @@ class Archive:
         return pq.read_table(self.file(table)).to_pandas()
 
 
-def read_archive(path: str | Path, verify: bool = True) -> Archive:
-    """Open one archive folder, checking format, schema version and (``verify``) every sha256."""
+API_SKIP = "verify=False skips this check"  # how the Python API opens a changed archive anyway
+CLI_SKIP = "nothing from it is re-scored until then"  # the command line has no such switch
+
+
+def read_archive(path: str | Path, verify: bool = True, skip_hint: str = API_SKIP) -> Archive:
+    """Open one archive folder, checking format, schema version and (``verify``) every sha256.
+
+    ``skip_hint`` ends the message of a changed file: how the caller's user could open it
+    anyway (the Python API's ``verify=False``; the command line passes :data:`CLI_SKIP`).
+    """
     folder = Path(path).expanduser()
     where = folder / MANIFEST
     hint = "pass a folder written by 'ocq-batch export --out DIR'"
@@ -88,7 +96,7 @@ def read_archive(path: str | Path, verify: bool = True) -> Archive:
         if verify and sha256_file(file) != info.get("sha256"):
             raise TamperedFileError(
                 f"{file} no longer matches the sha256 in {MANIFEST}: it changed after the export; "
-                "restore it or export the archive again (verify=False skips this check)"
+                f"restore it or export the archive again ({skip_hint})"
             )
     try:
         config = config_from_settings(manifest["config"]["settings"], origin=str(where))

@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
-from ocq_batch.archive.read import Archive, read_archive
+from ocq_batch.archive.read import CLI_SKIP, Archive, read_archive
 from ocq_batch.columns import numbers, strings
 from ocq_batch.config.model import Config, Window
 from ocq_batch.load import changelog
@@ -87,7 +87,7 @@ def load_archive(folder: Path) -> tuple[duckdb.DuckDBPyConnection, Config, Windo
     The warnings met while fetching (``--allow-partial``) go back onto their fetches, so
     the audit reports them again.
     """
-    archive = read_archive(folder, verify=True)
+    archive = read_archive(folder, verify=True, skip_hint=CLI_SKIP)
     con = store_from_archive(archive)
     for warning in archive.manifest.get("warnings") or []:
         query, _, text = str(warning).partition(": ")

@@ -16,19 +16,18 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from ocq_batch import __version__
 from ocq_batch.archive.layout import ARCHIVE_VERSION, FORMAT, MANIFEST, TABLES, sha256_file
 from ocq_batch.archive.samples import samples_reader
+from ocq_batch.archive.spreadsheet import ranking_sheet, write_csv, write_xlsx
 from ocq_batch.closing import Closing
-from ocq_batch.columns import TIMESTAMP_US, strings
+from ocq_batch.columns import TIMESTAMP_US
 from ocq_batch.config.model import Config, Window
 from ocq_batch.load.store import utc_session
 from ocq_batch.resources import sql_text
-from ocq_batch.rows import python_values
-from ocq_batch.timeutil import iso, zone
+from ocq_batch.timeutil import iso
 
 
 def table_query(name: str) -> str:
@@ -89,8 +88,10 @@ def write_files(
     config: Config,
     on_file: Callable[[str], None] | None = None,
     samples: SamplesFile | None = None,
+    xlsx: bool = False,
 ) -> dict[str, dict[str, Any]]:
-    """Write every table as Parquet plus ranking.csv into ``folder``; return rows and sha256.
+    """Write every table as Parquet plus ranking.csv (and ``xlsx``: ranking.xlsx) into
+    ``folder``; return rows and sha256.
 
     Each result is streamed in Arrow batches and written in row groups of exactly
     ``ROW_GROUP`` rows, so memory stays bounded (a 1e8-sample archive never sits in
@@ -107,8 +108,12 @@ def write_files(
         if name == "ranking":
             table = utc_timestamps(con.sql(query).to_arrow_table())
             pq.write_table(table, path, compression="zstd", row_group_size=ROW_GROUP)
-            _write_csv(table, folder / "ranking.csv", config)
+            header, sheet = ranking_sheet(con, table, config)
+            write_csv(folder / "ranking.csv", header, sheet, config)
             files["ranking.csv"] = {"rows": table.num_rows}
+            if xlsx:
+                write_xlsx(folder / "ranking.xlsx", header, sheet, config)
+                files["ranking.xlsx"] = {"rows": table.num_rows}
             rows = table.num_rows
         elif name == "samples":  # the same rows, without DuckDB sorting their strings
             rows = _write_streamed(samples_reader(con, ROW_GROUP), path)
@@ -149,19 +154,6 @@ def _write_streamed(reader: pa.RecordBatchReader, path: Path) -> int:
             )
             rows += queued
     return rows
-
-
-def _write_csv(table: pa.Table, path: Path, config: Config) -> None:
-    """ranking.csv for spreadsheets: times in the event's time zone with their offset."""
-    tz = zone(config.timezone)
-    last = [
-        None if v is None else v.astimezone(tz).isoformat()
-        for v in python_values(table.column("last_completed_at"))
-    ]
-    out = table.set_column(
-        table.schema.get_field_index("last_completed_at"), "last_completed_at", strings(last)
-    )
-    pacsv.write_csv(out, path)
 
 
 def manifest(
@@ -206,16 +198,21 @@ def write_reports(
     ranking: Any,
     timeline: Any,
     audit: Any,
-    source: str,
+    provenance: Any,
 ) -> dict[str, dict[str, Any]]:
-    """report.md and the self-contained report.html; returns their manifest entries."""
+    """report.md, the self-contained report.html and ceremony.html; returns their manifest entries."""
+    from ocq_batch.report.ceremony import render_ceremony
     from ocq_batch.report.html import render_html
     from ocq_batch.report.markdown import render_markdown
 
-    (folder / "report.md").write_text(render_markdown(config, window, ranking, audit), encoding="utf-8")
-    page = render_html(config, window, ranking, timeline, audit, source)
-    (folder / "report.html").write_text(page, encoding="utf-8")
+    pages = {
+        "report.md": render_markdown(config, window, ranking, audit, provenance),
+        "report.html": render_html(config, window, ranking, timeline, audit, provenance),
+        "ceremony.html": render_ceremony(config, window, ranking, audit, provenance),
+    }
+    for name, text in pages.items():
+        (folder / name).write_text(text, encoding="utf-8")
     return {
         name: {"bytes": (folder / name).stat().st_size, "sha256": sha256_file(folder / name)}
-        for name in ("report.md", "report.html")
+        for name in pages
     }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -9,6 +11,7 @@ import duckdb
 
 from ocq_batch.audit.run import AuditResult
 from ocq_batch.config.model import Config
+from ocq_batch.errors import ConfigError
 from ocq_batch.timeutil import local, zone
 
 
@@ -45,9 +48,18 @@ class Card:
         return "ok"
 
 
-def evidence_cards(con: duckdb.DuckDBPyConnection, config: Config, audit: AuditResult) -> list[Card]:
-    """A card for every participant inside the top N (ties at the cut-off included)."""
-    winners = audit.robustness[audit.robustness.in_top].sort_values(["rank", "user"])
+def evidence_cards(
+    con: duckdb.DuckDBPyConnection, config: Config, audit: AuditResult, users: Sequence[str] | None = None
+) -> list[Card]:
+    """A card for every participant inside the top N (ties at the cut-off included), or for
+    each of ``users``, in the order given; ConfigError for a name that is not ranked."""
+    rob = audit.robustness
+    if users:
+        _check_ranked(con, list(rob.user), users)
+        wanted = list(dict.fromkeys(users))
+        winners = rob.set_index("user").loc[wanted].reset_index()
+    else:
+        winners = rob[rob.in_top].sort_values(["rank", "user"])
     clusters = dict(con.execute("select user, clusters from users_seen").fetchall())
     rows = con.execute(
         """
@@ -88,6 +100,21 @@ def evidence_cards(con: duckdb.DuckDBPyConnection, config: Config, audit: AuditR
             )
         )
     return cards
+
+
+def _check_ranked(con: duckdb.DuckDBPyConnection, ranked: list[str], users: Sequence[str]) -> None:
+    """Every name in ``users`` is ranked; else say it was excluded, unseen, or what was meant."""
+    excluded = dict(con.execute("select user, pattern from exclusions").fetchall())
+    for user in users:
+        if user in ranked:
+            continue
+        if user in excluded:
+            raise ConfigError(
+                f"--user {user!r} is excluded by [event] exclude_users ({excluded[user]!r}): not ranked"
+            )
+        close = difflib.get_close_matches(user, ranked, n=3, cutoff=0.6)
+        hint = f"; did you mean {' or '.join(close)}?" if close else "; see the ranking for the names"
+        raise ConfigError(f"--user {user!r} is not a ranked participant of this event{hint}")
 
 
 def card_lines(card: Card, config: Config) -> list[str]:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from ocq_batch.archive.write import table_query
-from ocq_batch.audit.verdict import CutOff, cutoff_findings, decide_cutoff
+from ocq_batch.audit.verdict import CutOff, cutoff_findings, decide_cutoff, score_findings
 from ocq_batch.config.model import Config
 from ocq_batch.load.store import utc_session
 from ocq_batch.resources import sql_names, sql_text
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 SEVERITIES = ("error", "warning", "info")
+CUTOFF_CHECKS = ("cutoff_undecidable", "tie_at_cutoff")  # what the verdict's own sentence says
 
 
 @dataclass
@@ -75,6 +76,30 @@ class AuditResult:
             for row in differ
         ]
 
+    def concern_findings(self) -> list[dict[str, Any]]:
+        """The error findings touching the top N besides the cut-off's own."""
+        return [f for f in self.errors_touching_top() if f["check"] not in CUTOFF_CHECKS]
+
+    def concerns(self) -> list[str]:
+        """The error findings touching the top N besides the cut-off's own, one sentence each."""
+        return [
+            (f"{f['user']}: " if f["user"] is not None else "") + f"{f['check']}: {f['message']}"
+            for f in self.concern_findings()
+        ]
+
+    def verdict_lines(self) -> list[tuple[str, str]]:
+        """The verdict as (kind, text) lines, for every place that shows it: ``headline`` (the
+        sentence), ``contested`` (who, with rank and interval), ``advice`` (what to do),
+        ``error`` (an error finding touching the top N)."""
+        cut = self.cutoff
+        lines = [("headline", cut.sentence())]
+        if cut.contested:
+            lines.append(("contested", f"contested, {cut.range_text()}: {cut.contested_text()}"))
+        if not cut.decidable:
+            lines.append(("advice", f"what to do: {cut.advice()}"))
+        lines += [("error", concern) for concern in self.concerns()]
+        return lines
+
     @property
     def clean(self) -> bool:
         """True when the top N is decided and no error finding touches it (exit code 0)."""
@@ -104,7 +129,11 @@ def run_audit(con: duckdb.DuckDBPyConnection, config: Config, carried: pa.Table 
             con.execute(sql_text(step))
         robustness = Rows.query(con, table_query("robustness"))
         cutoff = decide_cutoff(robustness.rows, config.top)
-        extra = cutoff_findings(cutoff, robustness.rows) + _prize_findings(con, config)
+        extra = (
+            cutoff_findings(cutoff, robustness.rows)
+            + score_findings(cutoff, robustness.rows)
+            + _prize_findings(con, config)
+        )
         if extra:
             con.executemany(sql_text("audit/insert_finding.sql"), extra)
         if carried is not None and carried.num_rows:

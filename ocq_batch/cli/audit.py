@@ -8,9 +8,7 @@ import typer
 from rich.markup import escape
 
 from ocq_batch.cli.options import ArchiveOpt, RunOptions, command, with_run_options
-from ocq_batch.report.terminal import out, progress_bar
-
-SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "dim"}
+from ocq_batch.report.terminal import findings_table, out, print_verdict, progress_bar
 
 
 @command
@@ -21,11 +19,14 @@ def audit(
     *,
     run: RunOptions,
 ) -> None:
-    """Audit the result: findings per participant, live board vs batch, and whether the prize cut-off
-    is decidable at the data's resolution. Takes the options of export, or --archive.
+    """Audit the result: findings, live board, the cut-off verdict.
+
+    Findings per participant, the live board against the batch, and whether the prize cut-off
+    is decidable at the data's resolution: if not, which places are contested and which top N
+    is decided instead. Takes the options of export, or --archive.
 
     Exit codes: 0 the top N is decided and clean; 3 an error finding touches the top N or the
-    prize cut-off is not decidable; 1 bad input or data; 2 usage error.
+    prize cut-off is not decidable; 1 bad input or data; 2 usage error; 130 interrupted.
 
     Example: ocq-batch audit --archive results/ocq2024
     """
@@ -35,23 +36,23 @@ def audit(
     request = None if archive is not None else run.request()
     with progress_bar(not run.quiet) as bar, audited(archive, request, bar, **run.overrides) as done:
         result, where = done.result, done.where
-    findings = result.findings
-    shown = findings if show_info else findings[findings.severity != "info"]
-    for f in shown.itertuples():
-        who = " ".join(str(x) for x in (f.user, f.exercise, f.env) if isinstance(x, str))
-        out.print(
-            f"[{SEVERITY_STYLE[f.severity]}]{f.severity:<7}[/] {f.check:<24} {escape(who):<22} "
-            f"{escape(f.message)}",
-            markup=True,
-        )
+    rows = result.tables["findings"].rows
+    shown = rows if show_info else [f for f in rows if f["severity"] != "info"]
+    if shown:
+        out.print(findings_table(shown))
     counts = summary_counts(result.tables["findings"])
-    by_check = findings.groupby(["severity", "check"]).size()
+    by_check: dict[tuple[str, str], int] = {}
+    for f in rows:
+        by_check[(f["severity"], f["check"])] = by_check.get((f["severity"], f["check"]), 0) + 1
+    order = {"error": 0, "warning": 1, "info": 2}
+    checks = sorted(by_check.items(), key=lambda kv: (order.get(kv[0][0], 3), kv[0][1]))
     out.print(
-        f"\n{counts['error']} error(s), {counts['warning']} warning(s), {counts['info']} note(s) in {where}: "
-        + ", ".join(f"{check} {n}" for (_sev, check), n in by_check.items())
+        f"\n{counts['error']} error(s), {counts['warning']} warning(s), {counts['info']} note(s) in "
+        f"{escape(where)}: " + ", ".join(f"{check} {n}" for (_sev, check), n in checks)
     )
+    if not show_info and counts["info"]:
+        out.print("(--info lists the notes too)")
     for sentence in result.live_summary():
-        out.print(f"live board: {sentence}")
-    style = "bold green" if result.clean else "bold red"
-    out.print(f"[{style}]verdict:[/] {escape(result.cutoff.sentence())}", markup=True)
+        out.print(f"live board: {escape(sentence)}")
+    print_verdict(result)
     raise typer.Exit(verdict_exit_code(result))

@@ -2,46 +2,69 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+import typer
 from rich.markup import escape
 
 from ocq_batch.cli.options import RunOptions, command, with_run_options
-from ocq_batch.report.terminal import err, out, progress_bar, ranking_table
+from ocq_batch.report.terminal import err, out, print_ranking, print_verdict, progress_bar
 from ocq_batch.timeutil import local, zone
 
 
 @command
 @with_run_options
-def export(*, run: RunOptions) -> None:
+def export(
+    show_all: Annotated[
+        bool,
+        typer.Option(
+            "--all", help="Print every participant's place, not only the prizes and the contested places."
+        ),
+    ] = False,
+    xlsx: Annotated[
+        bool,
+        typer.Option(
+            "--xlsx",
+            help="Also write ranking.xlsx, the ranking as a spreadsheet (needs the xlsx extra: "
+            "pip install 'ocq-batch[xlsx]').",
+        ),
+    ] = False,
+    *,
+    run: RunOptions,
+) -> None:
     """Score and rank the event over a window and write the archive.
 
     With a URL as --source, the history is pulled from the server (and recorded in
-    <out>/replay, so an interrupted run resumes where it stopped).
+    <out>/replay, so an interrupted run resumes where it stopped). The ranking printed shows
+    the prize winners, the contested places around the cut-off and a few more (--all: everyone).
+
+    Exit codes: 0 the archive is written; 1 bad input or data (one line on stderr, the
+    previous archive left as it was); 2 usage error; 130 interrupted.
 
     Example: ocq-batch export --from 2024-10-04T13:15:00Z --to 2024-10-04T15:45:00Z --out results/ocq2024
     """
     from ocq_batch.jobs.export import run_export
 
-    request = run.request()
+    request = run.request(xlsx=xlsx)
     with progress_bar(not run.quiet) as bar:
         result = run_export(request, bar)
     config, window = result.config, result.window
     if not run.quiet:
         at = local(window.end, zone(config.timezone))
         title = f"{config.name} · {config.env} · {config.model} · scores at {at} · ★ = top {config.top}"
-        out.print(ranking_table(result.ranking, config.top, config.timezone, title))
+        print_ranking(result.ranking, result.audit, config, title, show_all)
     stats = result.stats
     out.print(
         f"{result.participants} participants ranked ({len(result.excluded)} excluded: "
-        f"{', '.join(result.excluded) or 'none'}); {stats.samples_added} new samples, "
+        f"{escape(', '.join(result.excluded)) or 'none'}); {stats.samples_added} new samples, "
         f"{stats.responses_skipped}/{stats.responses} responses already in the store"
     )
-    out.print(f"archive: {result.out} (manifest.json, {len(result.manifest['files'])} files)")
-    out.print(f"store:   {result.store}")
-    style = "bold green" if result.audit.clean else "bold red"
+    out.print(f"archive: {escape(str(result.out))} (manifest.json, {len(result.manifest['files'])} files)")
+    out.print(f"store:   {escape(str(result.store))}")
+    print_verdict(result.audit)
     out.print(
-        f"[{style}]audit:[/] {escape(result.audit.cutoff.sentence())}; see {result.out / 'report.html'} "
-        "or run 'ocq-batch verify --archive' on it",
-        markup=True,
+        f"see {escape(str(result.out / 'report.html'))} (the ceremony: ceremony.html), or run "
+        "'ocq-batch verify --archive' on it"
     )
     if stats.warnings:
         err.print(f"warning: the source reported {len(stats.warnings)} warning(s); see manifest.json")

@@ -20,8 +20,9 @@ def fetch(
         str,
         typer.Option(
             "--source",
-            help="Thanos Querier or Prometheus base URL. "
-            "Example: --source https://rbac-query-proxy-open-cluster-management-observability.apps.hub.example.com",
+            help="Thanos Querier or Prometheus base URL (http:// or https://). "
+            "Example: --source https://thanos.example.com",
+            metavar="URL",
         ),
     ],
     config_path: ConfigOpt = None,
@@ -33,16 +34,21 @@ def fetch(
             "--out",
             help="Replay folder to record into; re-running resumes it. Example: --out recordings/ocq2024",
             file_okay=False,
+            metavar="DIR",
         ),
     ] = Path("ocq-replay"),
     quiet: QuietOpt = False,
     *,
     http: HttpOptions,
 ) -> None:
-    """Record every configured query over the window from a server, for replay and archiving.
+    """Record a server's answers into a replay folder (resumable).
 
-    Resumable: after an interruption, the same command fetches only the missing chunks.
-    Then: ocq-batch export --source <that folder>.
+    Every configured query over the window, for replay and archiving. Resumable: after an
+    interruption, the same command fetches only the missing chunks. Then: ocq-batch export
+    --source <that folder>.
+
+    Exit codes: 0 recorded; 1 bad input, or the server failed or refused (one line on stderr;
+    what was recorded stays for the next run); 2 usage error; 130 interrupted.
 
     Example: ocq-batch fetch --source https://thanos.example.com --from 2024-10-04T13:00:00Z
     --to 2024-10-04T16:00:00Z --out recordings/ocq2024
@@ -55,8 +61,9 @@ def fetch(
     with progress_bar(not quiet) as bar:
         result = run_fetch(config, window, options, out_dir, progress=bar)
     out.print(
-        f"recorded {result.requests - result.already_recorded} chunk(s) from {result.label} "
-        f"into {result.folder} ({result.already_recorded} were already there; {result.requests} in all)"
+        f"recorded {result.requests - result.already_recorded} chunk(s) from {escape(result.label)} "
+        f"into {escape(str(result.folder))} ({result.already_recorded} were already there; "
+        f"{result.requests} in all)"
     )
     for warning in result.warnings:
         err.print(f"warning: {escape(warning)}", markup=False)

@@ -15,6 +15,7 @@ import typer
 
 from ocq_batch import __version__
 from ocq_batch.cli import audit, config, export, fetch, simulate, verify
+from ocq_batch.cli.help import Command, Group
 from ocq_batch.report.terminal import err, out
 
 app = typer.Typer(
@@ -22,10 +23,15 @@ app = typer.Typer(
     help=(
         "Decide who really won an Open Code Quest: pull completion history from Thanos or "
         "Prometheus, detect completions in DuckDB, score, rank and archive as Parquet.\n\n"
-        "Quick start (bundled demo event): ocq-batch export"
+        "Quick start (bundled demo event): ocq-batch export\n\n"
+        "Exit codes: 0 success; 1 bad input or data (one line on stderr saying what to change); "
+        "2 usage error; 3 (audit, verify) the prize cut-off is not decided or an error finding "
+        "touches the top N; 130 interrupted.\n\n"
+        "Shell completion: ocq-batch --install-completion (bash, zsh, fish, PowerShell)."
     ),
+    cls=Group,
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
@@ -52,12 +58,12 @@ def main(
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
 
 
-app.command("export")(export.export)
-app.command("fetch")(fetch.fetch)
-app.command("simulate")(simulate.simulate)
-app.command("config")(config.show_config)
-app.command("audit")(audit.audit)
-app.command("verify")(verify.verify)
+app.command("export", cls=Command)(export.export)
+app.command("fetch", cls=Command)(fetch.fetch)
+app.command("simulate", cls=Command)(simulate.simulate)
+app.command("config", cls=Command)(config.show_config)
+app.command("audit", cls=Command)(audit.audit)
+app.command("verify", cls=Command)(verify.verify)
 
 
 def _is(exc: BaseException, name: str) -> bool:

@@ -12,11 +12,12 @@ from __future__ import annotations
 import functools
 import inspect
 import os
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, get_type_hints
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_type_hints
 
 import typer
 from rich.markup import escape
@@ -37,6 +38,7 @@ ConfigOpt = Annotated[
         help="Event configuration (TOML); only keys that differ from Open Code Quest 2024 are needed. "
         "Example: --config event.toml",
         dir_okay=False,
+        metavar="FILE",
     ),
 ]
 FromOpt = Annotated[
@@ -45,6 +47,7 @@ FromOpt = Annotated[
         "--from",
         help="Start of the scoring window, ISO 8601 with offset (default: [event] start). "
         "Example: --from 2024-10-04T13:15:00Z",
+        metavar="TIMESTAMP",
     ),
 ]
 ToOpt = Annotated[
@@ -53,35 +56,41 @@ ToOpt = Annotated[
         "--to",
         help="End of the scoring window; scores are taken at this instant (default: [event] end). "
         "Example: --to 2024-10-04T15:45:00Z",
+        metavar="TIMESTAMP",
     ),
 ]
 SourceOpt = Annotated[
     str | None,
     typer.Option(
         "--source",
-        help="A Thanos/Prometheus URL, or a replay folder recorded by 'ocq-batch fetch' or 'simulate' "
-        "(default: the bundled demo event). Example: --source https://rbac-query-proxy-open-cluster-"
-        "management-observability.apps.hub.example.com",
+        help="A Thanos/Prometheus base URL (http:// or https://), or a replay folder recorded by "
+        "'ocq-batch fetch' or 'simulate' (default: the bundled demo event). "
+        "Example: --source https://thanos.example.com",
+        metavar="URL|DIR",
     ),
 ]
 EnvOpt = Annotated[
     str | None,
     typer.Option(
         "--env",
-        help="Environment whose completions score (default: [scoring] env, prod). Example: --env prod",
+        help="Environment whose completions score: one of [event] envs (dev, preprod, prod unless "
+        "configured; default: [scoring] env, prod). Example: --env prod",
+        metavar="ENV",
     ),
 ]
 ModelOpt = Annotated[
-    str | None,
+    Literal["continuous", "stepped"] | None,  # config.model.MODELS (tests/test_cli_help.py)
     typer.Option(
         "--model",
-        help="Scoring model: continuous (exact seconds) or stepped (5-minute ticks). "
-        "Example: --model stepped",
+        help="Scoring model: continuous (exact seconds) or stepped (5-minute ticks; default: "
+        "[scoring] model). Example: --model stepped",
     ),
 ]
 TopOpt = Annotated[
     int | None,
-    typer.Option("--top", help="How many win a prize (default: [scoring] top, 30). Example: --top 30"),
+    typer.Option(
+        "--top", help="How many win a prize (default: [scoring] top, 30). Example: --top 30", metavar="N"
+    ),
 ]
 OutOpt = Annotated[
     Path,
@@ -90,6 +99,7 @@ OutOpt = Annotated[
         help="Output folder: the archive (manifest.json, *.parquet, ranking.csv) and the working "
         "store.duckdb. Replaced atomically on success. Example: --out results/ocq2024",
         file_okay=False,
+        metavar="DIR",
     ),
 ]
 StoreOpt = Annotated[
@@ -98,6 +108,7 @@ StoreOpt = Annotated[
         "--store",
         help="DuckDB store to use instead of <out>/store.duckdb. Example: --store ocq.duckdb",
         dir_okay=False,
+        metavar="FILE",
     ),
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars and no ranking table.")]
@@ -108,6 +119,7 @@ ArchiveOpt = Annotated[
         help="Audit an existing archive (the --out of an export) instead of pulling from a source; "
         "its samples are re-scored with its own settings. Example: --archive results/ocq2024",
         file_okay=False,
+        metavar="DIR",
     ),
 ]
 
@@ -176,9 +188,12 @@ def _http_params() -> list[inspect.Parameter]:
         option = f.metadata.get("option")
         if option is None:
             continue
-        limits = {k: option[k] for k in ("min", "max") if k in option}
+        limits = {k: option[k] for k in ("min", "max", "metavar") if k in option}
         declared = typer.Option(option["flag"], help=option["help"], **limits)
-        params.append(_keyword(f.name, Annotated[hints[f.name], declared], getattr(defaults, f.name)))
+        hint = hints[f.name]
+        if "choices" in option:  # listed in --help, refused by the parser (exit 2) when not one
+            hint = Literal.__getitem__(tuple(option["choices"]))
+        params.append(_keyword(f.name, Annotated[hint, declared], getattr(defaults, f.name)))
     return params
 
 
@@ -213,14 +228,14 @@ class RunOptions:
         """What the command line overrides in the configuration (None: not given)."""
         return {"env": self.env, "model": self.model, "top": self.top}
 
-    def request(self) -> RunRequest:
+    def request(self, xlsx: bool = False) -> RunRequest:
         """The run these options ask for: configuration, window, source, folders."""
         from ocq_batch.config.toml import resolve
         from ocq_batch.jobs.export import RunRequest
 
         config, window = resolve(self.config_path, self.start, self.end, **self.overrides)
         http = server_options(self.source, self.http)
-        return RunRequest(config, window, self.source, http, self.out_dir, self.store)
+        return RunRequest(config, window, self.source, http, self.out_dir, self.store, xlsx)
 
 
 _RUN_PARAMS = [
@@ -252,6 +267,29 @@ def is_url(text: str | None) -> bool:
     return bool(text) and str(text).startswith(("http://", "https://"))
 
 
+# a host name with a dot or a port, and an optional path: what a URL looks like without its scheme
+_HOST = re.compile(
+    r"^(?:localhost|[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+|\[[0-9a-fA-F:]+\])"
+    r"(?::\d{1,5})?(?:/\S*)?$"
+)
+_PORT = re.compile(r"^[^/]+:\d{1,5}(?:/|$)")
+
+
+def scheme_hint(source: str) -> str | None:
+    """'did you mean http://...?' for a --source that is no folder but looks like a server
+    without its scheme (``thanos.example.com``, ``127.0.0.1:9090``); None otherwise."""
+    text = source.strip()
+    if is_url(text) or Path(text).exists() or not (_HOST.match(text) or _PORT.match(text)):
+        return None
+    host = text.split("/", 1)[0]
+    plain = _PORT.match(text) or host.split(":")[0] in ("localhost", "127.0.0.1", "[::1]")
+    first, other = ("http", "https") if plain else ("https", "http")
+    return (
+        f"--source {source!r} is neither a URL nor an existing replay folder: did you mean "
+        f"{first}://{text}? (or {other}://{text}; a URL needs its scheme)"
+    )
+
+
 def server_options(source: str | None, http: HttpOptions) -> HttpOptions | None:
     """The HTTP options for ``source`` when it is a URL, else None (a replay folder).
 
@@ -261,6 +299,8 @@ def server_options(source: str | None, http: HttpOptions) -> HttpOptions | None:
     from ocq_batch.pull.api import check_compression
 
     check_compression(http.compression)
+    if source is not None and (hint := scheme_hint(source)) is not None:
+        raise ConfigError(hint)
     if source is None or not is_url(source):
         return None
     token_env = http.token_env

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from ocq_batch.errors import ConfigError
-from ocq_batch.timeutil import format_duration, iso, parse_instant
+from ocq_batch.timeutil import iso, parse_instant
 
 MODELS = ("continuous", "stepped")
 SIGNALS = ("recorded", "components")
@@ -137,14 +137,3 @@ class Window:
 
     start: datetime
     end: datetime
-
-
-def describe(config: Config) -> str:
-    """A one-line human summary of the scoring settings."""
-    ex = ", ".join(
-        f"{e.name} {e.base:g}pt @+{format_duration(e.expected_s)} x{e.penalty:g}" for e in config.exercises
-    )
-    return (
-        f"{config.name}: env {config.env}, model {config.model}, tick {format_duration(config.tick_s)}, "
-        f"accelerator {config.accelerator:g}, top {config.top}; {ex}"
-    )

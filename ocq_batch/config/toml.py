@@ -6,6 +6,7 @@ of keys. Loading validates every key and names the file and key of the first pro
 
 from __future__ import annotations
 
+import difflib
 import re
 import tomllib
 from dataclasses import replace
@@ -268,6 +269,17 @@ def _exercises(path: Path, raw: Any) -> tuple[Exercise, ...]:
             raise r.fail("name", "every [[exercises]] entry needs a name")
         name = r.string("name")
         old = merged.get(name)
+        if old is None:
+            # a near-miss of a known name is a typo, not a new exercise: refused even with base
+            # and expected, as a second "heros" beside "hero" would be scored silently
+            near = _near_miss(name, list(merged))
+            if near is not None:
+                raise r.fail(
+                    "name",
+                    f"{name!r} is not an exercise of this event: did you mean {near!r}? (exercises are "
+                    f"merged by name: {', '.join(merged)}; a new exercise needs a name that is not a "
+                    "near-miss of one of those)",
+                )
         if old is None and not (r.has("base") and r.has("expected")):
             raise r.fail("name", f"new exercise {name!r} needs base and expected")
         components = r.strings("components") if r.has("components") else None
@@ -282,6 +294,16 @@ def _exercises(path: Path, raw: Any) -> tuple[Exercise, ...]:
             components=components or (old.components if old else COMPONENTS),
         )
     return tuple(merged.values())
+
+
+NEAR_MISS = 0.8  # difflib's similarity ratio above which a new exercise name is taken for a typo
+
+
+def _near_miss(name: str, known: list[str]) -> str | None:
+    """The known exercise ``name`` is most probably a misspelling of, if any (case ignored)."""
+    lowered = {k.lower(): k for k in known}
+    close = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=NEAR_MISS)
+    return lowered[close[0]] if close else None
 
 
 def resolve(

@@ -8,6 +8,7 @@ samples it does not hold are carried over. Without one, the export of a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,8 +67,10 @@ def verified(
     archive: Path | None,
     request: RunRequest | None,
     progress: Progress | None = None,
+    users: Sequence[str] | None = None,
     **overrides: Any,
 ) -> tuple[Audited, list[Card]]:
-    """:func:`audited`, with an evidence card for every participant inside the top N."""
+    """:func:`audited`, with an evidence card for every participant inside the top N, or for
+    each of ``users`` (ConfigError naming one that is not ranked)."""
     with audited(archive, request, progress, **overrides) as done:
-        return done, evidence_cards(done.con, done.config, done.result)
+        return done, evidence_cards(done.con, done.config, done.result, users)

@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ocq_batch.archive.layout import REPLAY_DIR, STORE_NAME, TABLES
+from ocq_batch import __version__
+from ocq_batch.archive.layout import REPLAY_DIR, STORE_NAME, TABLES, data_digest
 from ocq_batch.archive.publish import check_out_folder, publish, recover, staging_for
+from ocq_batch.archive.spreadsheet import check_xlsx
 from ocq_batch.archive.write import SamplesFile, manifest, write_files, write_manifest, write_reports
 from ocq_batch.audit.run import AuditResult, run_audit, summary_counts
 from ocq_batch.config.model import Config, Window
@@ -27,6 +29,7 @@ from ocq_batch.pull.http_options import HttpOptions
 from ocq_batch.pull.queries import plan_queries
 from ocq_batch.pull.replay import INDEX, ReplayWriter
 from ocq_batch.pull.source import ReplaySource, Source
+from ocq_batch.report.content import Provenance
 from ocq_batch.resources import demo_dir
 from ocq_batch.rows import Rows
 from ocq_batch.timeutil import iso
@@ -38,14 +41,15 @@ if TYPE_CHECKING:
 class Progress(Protocol):
     """A progress display: one task at a time."""
 
-    def task(self, label: str, total: int | None) -> Callable[[int], None]:
-        """Start a task; the returned callable advances it."""
+    def task(self, label: str, total: int | None) -> Callable[..., None]:
+        """Start a task; the returned callable advances it: ``advance(steps, nbytes=0)``, where
+        ``nbytes`` counts the bytes of answers received (a fetch)."""
         ...
 
 
 class _Quiet:
-    def task(self, label: str, total: int | None) -> Callable[[int], None]:
-        return lambda n: None
+    def task(self, label: str, total: int | None) -> Callable[..., None]:
+        return lambda n, nbytes=0: None
 
 
 @dataclass
@@ -78,6 +82,7 @@ class RunRequest:
     http: HttpOptions | None = None
     out: Path = Path("ocq-out")
     store: Path | None = None
+    xlsx: bool = False  # also write ranking.xlsx (needs openpyxl)
 
 
 def replay_source(text: str | None) -> Source:
@@ -88,12 +93,23 @@ def replay_source(text: str | None) -> Source:
 def run_export(request: RunRequest, progress: Progress | None = None) -> ExportResult:
     """The export of ``request``: from its server when it has HTTP options, else its replay folder."""
     config, window = request.config, request.window
+    if request.xlsx:
+        check_xlsx()  # before anything is fetched or written
     if request.http is not None:
         return export(
-            config, window, None, request.out, store=request.store, progress=progress, http=request.http
+            config,
+            window,
+            None,
+            request.out,
+            store=request.store,
+            progress=progress,
+            http=request.http,
+            xlsx=request.xlsx,
         )
     source = replay_source(request.source)
-    return export(config, window, source, request.out, store=request.store, progress=progress)
+    return export(
+        config, window, source, request.out, store=request.store, progress=progress, xlsx=request.xlsx
+    )
 
 
 def check_window(config: Config, window: Window) -> None:
@@ -113,6 +129,7 @@ def export(
     progress: Progress | None = None,
     lock: AbstractContextManager[Any] | None = None,
     http: HttpOptions | None = None,
+    xlsx: bool = False,
 ) -> ExportResult:
     """Run the whole job; on any failure the previous archive (if any) is left untouched.
 
@@ -145,10 +162,10 @@ def export(
             con = open_store(store_path)
             try:
                 loader = loader_for(con, config)
-                advance = progress.task("loading responses", n_requests)
+                advance = progress.task("fetching" if live is not None else "loading replay", n_requests)
                 for resp in source.responses(specs, start, end):
                     loader.add(resp)
-                    advance(1)
+                    advance(1, len(resp.body))
                 loader.flush()
                 stats = loader.stats
                 staging = staging_for(out)
@@ -162,7 +179,7 @@ def export(
                     progress.task("auditing", None)
                     audit = run_audit(con, config)
                     advance = progress.task("writing archive", len(TABLES))
-                    files = write_files(con, staging, config, lambda _name: advance(1), samples)
+                    files = write_files(con, staging, config, lambda _name: advance(1), samples, xlsx)
                 ranking = Rows.query(con, "select * from ranking order by rank, user")
                 timeline = Rows.query(con, "select * from timeline order by user, ts")
                 resolution = _resolution(con)
@@ -189,7 +206,10 @@ def export(
                 "summary": audit.cutoff.sentence(),
                 "findings": summary_counts(audit.tables["findings"]),
             }
-            files.update(write_reports(staging, config, window, ranking, timeline, audit, source.label))
+            digest, data_files = data_digest(files)
+            extra["data_digest"] = {"sha256": digest, "files": list(data_files)}
+            provenance = Provenance(__version__, config.digest(), digest, data_files, source.label)
+            files.update(write_reports(staging, config, window, ranking, timeline, audit, provenance))
             data = manifest(config, window, source.label, files, extra)
             write_manifest(staging, data)
             publish(staging, out, store_inside)
@@ -278,7 +298,6 @@ def fetch(
         source.recorder = writer
         before = sum(writer.has(*r.key) for r in requests)
         advance = progress.task("fetching", len(requests))
-        source.progress = advance
-        for _resp in source.responses(specs, start, end):
-            pass
+        for resp in source.responses(specs, start, end):
+            advance(1, len(resp.body))
         return FetchResult(folder, len(requests), before, list(source.warnings), source.label)

@@ -11,19 +11,21 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ocq_batch.config.model import Config
 from ocq_batch.errors import ConfigError
 from ocq_batch.pull.replay import HEADER, INDEX
-from ocq_batch.sim.event import Event, SimParams, build_event, true_moments
+from ocq_batch.sim.event import Event, NearTieError, SimParams, build_event, true_moments
 from ocq_batch.sim.openmetrics import write_openmetrics, write_recorded_openmetrics
 from ocq_batch.sim.replay import write_replay
 
 # what each format writes into the folder: the replay folder's own files, or one file
 FORMATS = {"replay": "", "openmetrics": "recorded.om", "kube-openmetrics": "raw.om"}
 TRUTHS = "truths.json"
+# seeds tried after the one asked for when its event cannot hold the planted near-tie
+SEED_TRIES = 50
 
 
 @dataclass
@@ -33,6 +35,7 @@ class Simulated:
     event: Event
     folder: Path
     written: list[str]
+    seed: int  # the seed of the event written: the one asked for, or the next that plants a near-tie
 
 
 def simulate(params: SimParams, config: Config, folder: Path, formats: list[str], force: bool) -> Simulated:
@@ -54,7 +57,7 @@ def simulate(params: SimParams, config: Config, folder: Path, formats: list[str]
         if any(p.name not in ours for p in folder.iterdir()):
             raise ConfigError(f"--out {folder} is not a folder simulate wrote; refusing to replace it")
         shutil.rmtree(folder)
-    event = build_event(params, config)
+    event = draw(params, config)
     written = []
     for kind in kinds:
         if kind == "replay":
@@ -64,7 +67,7 @@ def simulate(params: SimParams, config: Config, folder: Path, formats: list[str]
             write = write_recorded_openmetrics if kind == "openmetrics" else write_openmetrics
             written.append(f"{write(event, path)} samples in {path.name}")
     write_truths(event, folder / TRUTHS)
-    return Simulated(event, folder, written)
+    return Simulated(event, folder, written, event.params.seed)
 
 
 def write_truths(event: Event, path: Path) -> None:
@@ -77,3 +80,18 @@ def write_truths(event: Event, path: Path) -> None:
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def draw(params: SimParams, config: Config) -> Event:
+    """The event of ``params``; when its seed cannot hold the planted near-tie at the cut-off,
+    the event of the next seed that can (``event.params.seed`` says which: the same seed
+    gives the same event again)."""
+    for seed in range(params.seed, params.seed + SEED_TRIES):
+        try:
+            return build_event(replace(params, seed=seed), config)
+        except NearTieError:
+            continue
+    raise ConfigError(
+        f"no seed from {params.seed} to {params.seed + SEED_TRIES - 1} gives an event that holds a near-tie "
+        f"at the top {config.top}; pass --no-awkward, or another --participants or [scoring] top"
+    )

@@ -27,6 +27,7 @@ from typing import Any
 import orjson
 
 from ocq_batch.errors import ConfigError, SourceError, TransientError, WindowError
+from ocq_batch.pull.http_options import COMPRESSIONS
 from ocq_batch.pull.queries import QuerySpec
 from ocq_batch.pull.scan import Scanned, scan_matrix
 
@@ -100,9 +101,6 @@ def range_selector(query: str, start: float, end: float) -> str:
     return f"{query}[{round((end - start) * 1000)}ms]"
 
 
-COMPRESSIONS = ("auto", "gzip", "none")
-
-
 def check_compression(compression: str) -> str:
     """``compression`` when it is one of :data:`COMPRESSIONS`; ConfigError naming it otherwise."""
     if compression not in COMPRESSIONS:
@@ -166,6 +164,12 @@ def error_text(body: bytes) -> tuple[str, str] | None:
     return None
 
 
+def looks_like_html(body: bytes) -> bool:
+    """Whether a body is an HTML page (a login form, a proxy's error page), not JSON."""
+    head = body[:512].lstrip().lower()
+    return head.startswith((b"<!doctype html", b"<html", b"<head", b"<body", b"<!--", b"<?xml"))
+
+
 def check_body(
     body: bytes, query: str, result_types: frozenset[str], allow_partial: bool
 ) -> tuple[list[str], Scanned | None]:
@@ -181,6 +185,11 @@ def check_body(
     scanned = scan_matrix(body) if "matrix" in result_types else None
     if scanned is not None:
         return _allowed(scanned.warnings, query, allow_partial), scanned
+    if looks_like_html(body):  # not a truncated answer: asking again gets the same page
+        raise SourceError(
+            f"the server answered HTML, not the Prometheus API, to query {query!r}: a login page? "
+            "check the URL (the querier's base URL) and the token"
+        )
     try:
         doc: Any = orjson.loads(body)
     except orjson.JSONDecodeError as exc:

@@ -329,6 +329,13 @@ class PromClient(Closing):
                 "CA bundle that signed the server certificate, or --insecure on a throwaway test cluster"
             )
         host = urlsplit(self._base).hostname
+        if "wrong_version_number" in low or "wrong version number" in low:
+            # a TLS handshake answered in plain HTTP: the server speaks http; retrying cannot help
+            plain = urlunsplit(("http", *urlsplit(self._base)[1:]))
+            return SourceError(
+                f"{self.label} does not speak TLS (the handshake got a plain HTTP answer: {text}); "
+                f"this port serves http, not https: try --source {redact_url(plain)}"
+            )
         if any(
             s in low for s in ("name or service not known", "nodename nor servname", "getaddrinfo failed")
         ):

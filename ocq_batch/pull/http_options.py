@@ -17,9 +17,12 @@ _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]+@")
 _SECRET_PARAM = re.compile(r"(?i)([?&](?:access_token|token|password|passwd|secret|api_?key)=)[^&#\s]*")
 
 
-def _option(flag: str, help: str, **limits: float) -> dict[str, Any]:
+COMPRESSIONS = ("auto", "gzip", "none")  # what --compression takes (checked by pull.api too)
+
+
+def _option(flag: str, help: str, **limits: Any) -> dict[str, Any]:
     """How a setting is given on the command line (:mod:`ocq_batch.cli.options` reads it):
-    its flag, its help text, and ``min``/``max`` bounds."""
+    its flag, its help text, ``min``/``max`` bounds, its ``metavar`` and its ``choices``."""
     return {"option": {"flag": flag, "help": help, **limits}}
 
 
@@ -36,14 +39,16 @@ class HttpOptions:
         "--token-env",
         "Environment variable holding the bearer token (default: OCQ_TOKEN when it is set). "
         "Example: --token-env OCQ_TOKEN  (export OCQ_TOKEN=$(oc whoami -t))",
+        metavar="NAME",
     ))  # fmt: skip
     token_file: Path | None = field(default=None, metadata=_option(
-        "--token-file", "File holding the bearer token. Example: --token-file ~/.ocq-token"
+        "--token-file", "File holding the bearer token. Example: --token-file ~/.ocq-token", metavar="FILE"
     ))  # fmt: skip
     ca_file: Path | None = field(default=None, metadata=_option(
         "--ca-file",
         "CA bundle to verify the server's TLS certificate (e.g. the OpenShift router CA). "
         "Example: --ca-file router-ca.crt",
+        metavar="FILE",
     ))  # fmt: skip
     insecure: bool = field(default=False, metadata=_option(
         "--insecure", "Do not verify the server's TLS certificate (prints a warning)."
@@ -56,10 +61,10 @@ class HttpOptions:
         "--dedup/--no-dedup", "Send Thanos dedup=true/false (default: not sent, the querier's default)."
     ))  # fmt: skip
     concurrency: int = field(default=4, metadata=_option(
-        "--concurrency", "Requests in flight at once. Example: --concurrency 4", min=1, max=32
+        "--concurrency", "Requests in flight at once. Example: --concurrency 4", min=1, max=32, metavar="N"
     ))  # fmt: skip
     request_timeout_s: float = field(default=60.0, metadata=_option(
-        "--timeout", "Seconds allowed for one request. Example: --timeout 60", min=1
+        "--timeout", "Seconds allowed for one request. Example: --timeout 60", min=1, metavar="SECONDS"
     ))  # fmt: skip
     refetch: bool = field(default=False, metadata=_option(
         "--refetch",
@@ -67,16 +72,19 @@ class HttpOptions:
         "less than 15 minutes after their end are always fetched again).",
     ))  # fmt: skip
     basic_user: str | None = field(default=None, metadata=_option(
-        "--basic-user", "User for HTTP basic auth (instead of a token). Example: --basic-user jury"
+        "--basic-user", "User for HTTP basic auth (instead of a token). Example: --basic-user jury",
+        metavar="NAME",
     ))  # fmt: skip
     basic_password_env: str | None = field(default=None, metadata=_option(
         "--basic-password-env",
         "Environment variable holding the basic-auth password. Example: --basic-password-env OCQ_PASSWORD",
+        metavar="NAME",
     ))  # fmt: skip
     compression: str = field(default="auto", metadata=_option(
         "--compression",
         "Ask the server for gzip or none. auto: none on a loopback address (127.0.0.1, "
         "localhost), where compressing only costs CPU; gzip elsewhere. Example: --compression gzip",
+        choices=COMPRESSIONS,
     ))  # fmt: skip
     partial_response: bool = False
     max_source_resolution: str = "0s"

@@ -40,24 +40,23 @@ class Plot:
         title: str,
         xlabel: str,
         ylabel: str,
-        invert: bool = False,
+        invert_y: bool = False,
     ) -> None:
         self.w, self.h, self.title, self.xlabel, self.ylabel = width, height, title, xlabel, ylabel
-        self.left, self.right, self.top, self.bottom = 64, 16, 40, 52
+        self.left, self.right, self.top, self.bottom = 78, 20, 48, 64
         self.x0, self.x1 = x if x[1] > x[0] else (x[0], x[0] + 1)
         self.y0, self.y1 = y if y[1] > y[0] else (y[0], y[0] + 1)
-        self.invert = invert  # ranks: 1 at the top right
+        self.invert_y = invert_y  # ranks: 1 at the top (and at the left: x is never inverted)
         self.items: list[str] = []
         self.legend: list[tuple[str, str]] = []
 
     def px(self, x: float) -> float:
         f = (x - self.x0) / (self.x1 - self.x0)
-        f = 1 - f if self.invert else f
         return self.left + f * (self.w - self.left - self.right)
 
     def py(self, y: float) -> float:
         f = (y - self.y0) / (self.y1 - self.y0)
-        f = f if self.invert else 1 - f
+        f = f if self.invert_y else 1 - f
         return self.top + f * (self.h - self.top - self.bottom)
 
     def line(self, points: Sequence[tuple[float, float]], color: str, label: str | None = None) -> None:
@@ -74,7 +73,7 @@ class Plot:
         if label:
             self.legend.append((label, color))
 
-    def text(self, x: float, y: float, label: str, size: int = 12, color: str = "#1b1f24") -> None:
+    def text(self, x: float, y: float, label: str, size: int = 16, color: str = "#1b1f24") -> None:
         self.items.append(
             f'<text x="{self.px(x) + 5:.1f}" y="{self.py(y) - 5:.1f}" font-size="{size}" fill="{color}">'
             f"{html.escape(label)}</text>"
@@ -89,7 +88,7 @@ class Plot:
         if label:
             y = self.h - self.bottom - 6
             self.items.append(
-                f'<text transform="translate({px - 4:.1f},{y}) rotate(-90)" font-size="12" fill="{color}">'
+                f'<text transform="translate({px - 5:.1f},{y}) rotate(-90)" font-size="16" fill="{color}">'
                 f"{html.escape(label)}</text>"
             )
 
@@ -107,9 +106,10 @@ class Plot:
     ) -> str:
         """The whole chart as an ``<svg>`` element."""
         out = [
-            f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {self.w} {self.h}" width="{self.w}" '
-            f'height="{self.h}" font-family="system-ui,sans-serif" role="img">',
-            f'<text x="{self.w / 2}" y="24" font-size="17" font-weight="600" text-anchor="middle">'
+            f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {self.w} {self.h}" width="100%" '
+            f'preserveAspectRatio="xMidYMid meet" font-family="system-ui,sans-serif" role="img" '
+            f'aria-label="{html.escape(self.title)}">',
+            f'<text x="{self.w / 2}" y="30" font-size="22" font-weight="600" text-anchor="middle">'
             f"{html.escape(self.title)}</text>",
         ]
         ymin, ymax = self.top, self.h - self.bottom
@@ -118,13 +118,13 @@ class Plot:
             out.append(
                 f'<line x1="{self.left}" x2="{self.w - self.right}" y1="{py:.1f}" y2="{py:.1f}" '
                 'stroke="#eaeef2"/>'
-                f'<text x="{self.left - 6}" y="{py + 4:.1f}" font-size="12" text-anchor="end">{v:g}</text>'
+                f'<text x="{self.left - 8}" y="{py + 6:.1f}" font-size="16" text-anchor="end">{v:g}</text>'
             )
         for v in xticks if xticks is not None else _nice_ticks(self.x0, self.x1):
             px = self.px(v)
             out.append(
                 f'<line x1="{px:.1f}" x2="{px:.1f}" y1="{ymin}" y2="{ymax}" stroke="#eaeef2"/>'
-                f'<text x="{px:.1f}" y="{ymax + 18}" font-size="12" text-anchor="middle">'
+                f'<text x="{px:.1f}" y="{ymax + 22}" font-size="16" text-anchor="middle">'
                 f"{html.escape(xfmt(v))}</text>"
             )
         out.append(
@@ -133,17 +133,17 @@ class Plot:
         )
         out += self.items
         out.append(
-            f'<text x="{(self.left + self.w - self.right) / 2}" y="{self.h - 12}" font-size="14" '
+            f'<text x="{(self.left + self.w - self.right) / 2}" y="{self.h - 14}" font-size="18" '
             f'text-anchor="middle">{html.escape(self.xlabel)}</text>'
-            f'<text transform="translate(16,{(ymin + ymax) / 2}) rotate(-90)" font-size="14" '
+            f'<text transform="translate(22,{(ymin + ymax) / 2}) rotate(-90)" font-size="18" '
             f'text-anchor="middle">{html.escape(self.ylabel)}</text>'
         )
         for i, (label, color) in enumerate(self.legend):
             col, row = divmod(i, 5)
-            x, y = self.left + 12 + col * 120, ymin + 16 + row * 18
+            x, y = self.left + 14 + col * 170, ymin + 22 + row * 24
             out.append(
-                f'<rect x="{x}" y="{y - 9}" width="14" height="4" fill="{color}"/>'
-                f'<text x="{x + 20}" y="{y - 3}" font-size="12">{html.escape(label)}</text>'
+                f'<rect x="{x}" y="{y - 11}" width="18" height="5" fill="{color}"/>'
+                f'<text x="{x + 24}" y="{y - 3}" font-size="16">{html.escape(label)}</text>'
             )
         out.append("</svg>")
         return "\n".join(out)

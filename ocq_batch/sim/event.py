@@ -31,6 +31,10 @@ _PROMOTE_MIN = (3.0, 9.0)
 NEAR_TIE_MAX = 500
 
 
+class NearTieError(RuntimeError):
+    """The seed's event has no pair at the cut-off that a near-tie can be planted on."""
+
+
 @dataclass(frozen=True)
 class SimParams:
     """What to simulate. Times are unix seconds; the defaults give the bundled demo event."""
@@ -288,7 +292,7 @@ def _plant_near_tie(event: Event) -> None:
             event.cases["near_tie"] = [a.user, b.user]
             return
         a.ready, b.ready, b.clusters = saved
-    raise RuntimeError("could not plant a near-tie at the cut-off; try another --seed")
+    raise NearTieError(f"seed {p.seed}: no pair at the cut-off takes a planted near-tie")
 
 
 # the hub's ruler evaluates off the collection instants, as Prometheus offsets each rule group

@@ -1,6 +1,7 @@
 -- grain: findings: check, user, exercise, env, cluster, evidence_at, message
 -- findings: one row per audit finding (severity info | warning | error, check, who, when, why).
--- Grain: (check, user, exercise, env, cluster, at); user is null for event-wide findings.
+-- Grain: (check, user, exercise, env, cluster, at); user is null for event-wide findings, exercise and
+-- env are null for a data_gap finding that groups the series of several.
 -- Every finding carries its evidence timestamps (evidence_at, evidence_until) and one human sentence; times
 -- in sentences are in the session time zone, which the caller sets to the event's.
 -- Inputs are the projections of steps 01-08 plus completions_alt (the other signal).
@@ -8,11 +9,14 @@ create or replace temp macro hms(t) as strftime(t, '%H:%M:%S');
 -- a number as people write it: 3, not 3.0
 create or replace temp macro num(x) as
     case when x = round(x) then round(x)::bigint::varchar else round(x, 3)::varchar end;
--- a series as a selector: metric{label="value", ...} from its canonical labels (no __name__)
+-- a label value inside a PromQL double-quoted string
+create or replace temp macro promql_str(v) as replace(replace(v, '\', '\\'), '"', '\"');
+-- a series as a selector: metric{label="value", ...} from its canonical labels (no __name__); the
+-- matchers are separated by ', ' so that a narrow terminal can wrap the selector between them
 create or replace temp macro selector(metric, labels) as
     metric || '{' || array_to_string(list_transform(
-        list_filter(json_keys(labels), lambda k: k <> '__name__'), lambda k: k || '="' || (labels ->> k) || '"'),
-        ',') || '}';
+        list_filter(json_keys(labels), lambda k: k <> '__name__'),
+        lambda k: k || '="' || promql_str(labels ->> k) || '"'), ', ') || '}';
 create or replace temp macro dur(s) as
     case when s >= 60 then (floor(s / 60))::bigint || 'm' || lpad((round(s % 60))::bigint::varchar, 2, '0') || 's'
          else (round(s))::bigint || 's' end;
@@ -145,16 +149,51 @@ behind_counted as (
      and c.cluster is not distinct from s.cluster and c.is_counted
     where s.component <> 'completion'
 ),
+-- one finding per gap shared by several series of a participant (the same component, cluster and
+-- span: one outage of its namespaces' collection); its series column names every series (selectors)
+gap_rows as (
+    select g.*, x.ordinal as x_ord, v.ordinal as v_ord, dense_rank() over (
+        order by g.user, g.cluster, g.component, g.gap_from, g.gap_to, g.native_s) as gid
+    from gap_series as g
+    left join exercise_params as x on x.exercise = g.exercise
+    left join env_params as v on v.env = g.env
+    where g.component = 'completion' or g.series_id in (select series_id from behind_counted)
+),
+gap_names as (
+    select gid, string_agg(exercise, ', ' order by x_ord, exercise) as exercises
+    from (select distinct gid, exercise, x_ord from gap_rows where exercise is not null)
+    group by gid
+),
+gap_envs as (
+    select gid, string_agg(env, ', ' order by v_ord, env) as envs
+    from (select distinct gid, env, v_ord from gap_rows where env is not null)
+    group by gid
+),
+gap_groups as (
+    select r.gid, any_value(r.user) as user, any_value(r.cluster) as cluster, any_value(r.component) as component,
+        any_value(r.gap_from) as gap_from, any_value(r.gap_to) as gap_to, any_value(r.gap_s) as gap_s,
+        any_value(r.native_s) as native_s, count(*) as n,
+        case when count(distinct r.exercise) = 1 and count(r.exercise) = count(*) then any_value(r.exercise) end
+            as exercise,
+        case when count(distinct r.env) = 1 and count(r.env) = count(*) then any_value(r.env) end as env,
+        list(selector(r.metric, r.labels) order by r.x_ord, r.v_ord, selector(r.metric, r.labels)) as series
+    from gap_rows as r
+    group by r.gid
+),
 gap_msgs as (
     select 'warning' as severity, 'data_gap' as check_name, g.user, g.exercise, g.env, g.cluster,
         g.gap_from as evidence_at, g.gap_to as evidence_until, g.gap_s as value,
         'no ' || replace(g.component, 'raw_', 'raw ') || ' sample from ' || hms(g.gap_from) || ' to '
         || hms(g.gap_to) || ' (' || dur(g.gap_s) || ', ' || round(g.gap_s / g.native_s)::bigint
-        || ' times its ' || dur(g.native_s) || ' interval) in ' || selector(g.metric, g.labels)
+        || ' times its ' || dur(g.native_s) || ' interval) in '
+        || case when g.n = 1 then g.series[1]
+                else g.n || ' series (' || concat_ws('; ', n.exercises, e.envs) || ', listed in its series)' end
         || '; the rules read stale values through it, and a completion there is known only to that precision'
-        as message
-    from gap_series as g
-    where g.component = 'completion' or g.series_id in (select series_id from behind_counted)
+        as message,
+        g.series
+    from gap_groups as g
+    left join gap_names as n using (gid)
+    left join gap_envs as e using (gid)
 ),
 wide as (
     select 'warning' as severity, 'wide_uncertainty' as check_name, c.user, c.exercise, c.env, c.cluster,
@@ -385,23 +424,24 @@ config_msgs as (
     from repeats as r cross join (select bonus_repeats from p) as q
     where r.n >= 3 and r.fired <> q.bonus_repeats
 )
-select severity, check_name as "check", user, exercise, env, cluster, evidence_at, evidence_until, value, message
+select severity, check_name as "check", user, exercise, env, cluster, evidence_at, evidence_until, value, message,
+    series
 from (
     select severity, check_name, user, exercise, env, cluster, evidence_at, evidence_until, value, message
     from regression_msgs
-    union all select * from multi
-    union all select * from early
-    union all select * from after_msgs
-    union all select * from order_msgs
-    union all select * from gap_msgs
-    union all select * from wide
-    union all select * from evidence
-    union all select * from disagree
-    union all select * from excluded
-    union all select * from idle
-    union all select * from fast
-    union all select * from partial
-    union all select * from config_msgs
+    union all by name select * from multi
+    union all by name select * from early
+    union all by name select * from after_msgs
+    union all by name select * from order_msgs
+    union all by name select * from gap_msgs
+    union all by name select * from wide
+    union all by name select * from evidence
+    union all by name select * from disagree
+    union all by name select * from excluded
+    union all by name select * from idle
+    union all by name select * from fast
+    union all by name select * from partial
+    union all by name select * from config_msgs
 )
 order by
     case severity when 'error' then 0 when 'warning' then 1 else 2 end,
