@@ -219,3 +219,16 @@ def test_verify_user_shows_any_participants_card(demo: Path) -> None:
     assert typo.returncode == 1 and "did you mean user64" in typo.stderr and not typo.stdout
     excluded = run_cli("verify", "--archive", str(demo), "--user", "test01")
     assert excluded.returncode == 1 and "excluded by [event] exclude_users" in excluded.stderr
+
+
+def test_one_data_gap_finding_per_outage_naming_every_series(demo: Path) -> None:
+    """user23's outage stops every series of its namespaces at once: one finding per component and
+    span, whose series column names each series once (the gaps themselves are found per series)."""
+    gaps = [f for f in pq.read_table(demo / "audit.parquet").to_pylist() if f["check"] == "data_gap"]
+    assert {f["user"] for f in gaps} == {"user23"}
+    named = [s for f in gaps for s in f["series"]]
+    assert len(named) == len(set(named)) > 3 * len(gaps)  # every series once, grouped
+    for f in gaps:
+        assert all(s.endswith("}") and 'cluster="table5"' in s for s in f["series"])
+        assert (f"in {len(f['series'])} series (" in f["message"]) == (len(f["series"]) > 1)
+        assert f["env"] is None or all(f["env"] in s for s in f["series"])
