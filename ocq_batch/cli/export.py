@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.markup import escape
 
-from ocq_batch.cli.options import RunOptions, command, with_run_options
+from ocq_batch.cli.options import RunOptions, command, say, with_run_options
 from ocq_batch.report.terminal import err, out, progress_bar, ranking_table
 from ocq_batch.timeutil import local, zone
 
@@ -23,7 +23,7 @@ def export(*, run: RunOptions) -> None:
 
     request = run.request()
     with progress_bar(not run.quiet) as bar:
-        result = run_export(request, bar)
+        result = run_export(request, bar, say)
     config, window = result.config, result.window
     if not run.quiet:
         at = local(window.end, zone(config.timezone))

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ocq_batch.cli.options import ConfigOpt, command
+from ocq_batch.cli.options import ConfigOpt, WaitOpt, command, say, wait_seconds
 from ocq_batch.errors import ConfigError
 from ocq_batch.report.terminal import out
 from ocq_batch.timeutil import parse_duration
@@ -47,6 +47,7 @@ def simulate(
             "Example: --format replay --format openmetrics",
         ),
     ] = None,
+    wait: WaitOpt = None,
 ) -> None:
     """Write a deterministic synthetic event as a replay folder (the bundled demo is made this way).
 
@@ -73,7 +74,7 @@ def simulate(
         awkward=awkward,
         start=config.start.timestamp() - 15 * 60,
     )
-    done = run_simulate(params, config, out_dir, formats or [], force)
+    done = run_simulate(params, config, out_dir, formats or [], force, wait_seconds(wait), say)
     out.print(f"wrote {' and '.join(done.written)} for {len(done.event.truths)} users to {out_dir}")
     for case, users in sorted(done.event.cases.items()):
         out.print(f"  {case:<18} {', '.join(users)}")

@@ -8,11 +8,13 @@ series the live rules read), in any combination, into one folder.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from ocq_batch.config.model import Config
 from ocq_batch.errors import ConfigError
+from ocq_batch.lock import locked
 from ocq_batch.pull.replay import HEADER, INDEX
 from ocq_batch.sim.event import Event, SimParams, build_event
 from ocq_batch.sim.openmetrics import write_openmetrics, write_recorded_openmetrics
@@ -31,11 +33,20 @@ class Simulated:
     written: list[str]
 
 
-def simulate(params: SimParams, config: Config, folder: Path, formats: list[str], force: bool) -> Simulated:
+def simulate(
+    params: SimParams,
+    config: Config,
+    folder: Path,
+    formats: list[str],
+    force: bool,
+    wait_s: float = 0.0,
+    say: Callable[[str], None] | None = None,
+) -> Simulated:
     """Draw the event of ``params`` and write it into ``folder`` in each of ``formats``.
 
     A non-empty folder is replaced only with ``force``, and only when it holds nothing but
-    what simulate writes.
+    what simulate writes. The folder's lock is held throughout (waiting up to ``wait_s``
+    seconds for another holder; ``say`` is told when it waits).
     """
     if params.participants < 1 or params.clusters < 1 or params.hours <= 0 or params.step_s < 1:
         raise ConfigError("--participants, --clusters, --hours and --step must be positive")
@@ -43,6 +54,11 @@ def simulate(params: SimParams, config: Config, folder: Path, formats: list[str]
     unknown = sorted(set(kinds) - set(FORMATS))
     if unknown:
         raise ConfigError(f"--format {unknown[0]!r} is unknown; use {', '.join(FORMATS)}")
+    with locked([(folder.resolve(), "--out")], wait_s, say):
+        return _write(params, config, folder, kinds, force)
+
+
+def _write(params: SimParams, config: Config, folder: Path, kinds: list[str], force: bool) -> Simulated:
     if folder.exists() and any(folder.iterdir()):
         if not force:
             raise ConfigError(f"--out {folder} is not empty; pass --force to replace it")
