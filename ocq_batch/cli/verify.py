@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from rich.markup import escape
 
-from ocq_batch.cli.options import ArchiveOpt, RunOptions, command, with_run_options
+from ocq_batch.cli.options import ArchiveOpt, RunOptions, command, say, with_run_options
 from ocq_batch.report.terminal import out, progress_bar
 
 
@@ -26,7 +26,7 @@ def verify(archive: ArchiveOpt = None, *, run: RunOptions) -> None:
 
     request = None if archive is not None else run.request()
     with progress_bar(not run.quiet) as bar:
-        done, cards = verified(archive, request, bar, **run.overrides)
+        done, cards = verified(archive, request, bar, say=say, **run.overrides)
     result, config = done.result, done.config
     for card in cards:
         lines = card_lines(card, config)
