@@ -3,6 +3,10 @@
 :func:`run_export` is what ``ocq-batch export`` calls: it opens the source a
 :class:`RunRequest` names (the bundled demo, a replay folder or a server) and runs
 :func:`export`. :func:`fetch` only records a server's answers into a replay folder.
+
+Both hold the lock of the folders they write (:mod:`ocq_batch.lock`) from before their
+clean-up of what a killed run left to after their last write; OS errors leave them as
+:class:`~ocq_batch.errors.DiskError` naming the path (:func:`ocq_batch.oserror.naming`).
 """
 
 from __future__ import annotations
