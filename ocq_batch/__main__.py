@@ -1,5 +1,5 @@
-"""``python -m ocq_batch`` runs the command line."""
+"""``python -m ocq_batch`` runs the command line, as the ``ocq-batch`` script does."""
 
-from ocq_batch.cli import run
+from ocq_batch.console import main
 
-run()
+main()

@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ocq_batch.oserror import naming
+
 
 def fsync_dir(folder: Path) -> None:
     """Make the names created, renamed or removed in ``folder`` durable."""
@@ -25,8 +27,9 @@ def fsync_files(folder: Path) -> None:
 
 
 def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    with naming(path):  # an fsync error (EIO) names no file itself
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

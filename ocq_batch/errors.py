@@ -12,12 +12,19 @@ message on one line and exits with code 1. Anything else is a bug.
      │    │                     it only escapes as the SourceError that gives up)
      │    └── ChunkTooLargeError  a request would load more samples than the server allows
      │                          (the source splits it in two; it escapes only past 1 s chunks)
-     ├── StoreError             the DuckDB store cannot be opened or has another schema
+     ├── StoreError             the DuckDB store cannot be opened, is corrupt or has another schema
+     ├── LockedError            another ocq-batch is writing the same --out, --store or replay folder
+     ├── DiskError              an OS error on a named path: a full disk, no permission, a read-only
+     │                          file system, an I/O error (made by ocq_batch.oserror, the one mapping)
      ├── EmptyResultError       the window holds no participant
      └── ArchiveError           the archive cannot be written, published or read
           ├── NotAnArchiveError   the folder has no ocq-batch manifest
           ├── SchemaVersionError  the archive's layout is of another version
           └── TamperedFileError   a file is missing or no longer matches its sha256
+
+Outside the tree, beside Python's KeyboardInterrupt (SIGINT, exit code 130), is
+:class:`Terminated` (SIGTERM, exit code 143): both are BaseExceptions, so that no
+``except Exception`` stops them on their way to the command line's guard.
 """
 
 from __future__ import annotations
@@ -61,6 +68,20 @@ class StoreError(OcqError):
     """The DuckDB store cannot be opened, or was written by another schema version."""
 
 
+class LockedError(OcqError):
+    """Another ocq-batch holds the lock of a folder or store this command would write."""
+
+
+class DiskError(OcqError):
+    """An OS error on ``path`` (``errno`` its number, None when the library gave none): a full
+    disk, no permission, a read-only file system, an I/O error; the message says what to do."""
+
+    def __init__(self, message: str, path: str | None = None, errno: int | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+        self.errno = errno
+
+
 class EmptyResultError(OcqError):
     """The window holds no participant, so there is nothing to rank."""
 
@@ -79,3 +100,8 @@ class SchemaVersionError(ArchiveError):
 
 class TamperedFileError(ArchiveError):
     """A file of the archive is missing or its sha256 no longer matches the manifest."""
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived (``kill <pid>``, a service manager stopping the run): unwinds like
+    KeyboardInterrupt, removing what was half-written, and exits with code 143."""

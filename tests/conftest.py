@@ -25,7 +25,7 @@ from ocq_batch.pull.source import ReplaySource
 from ocq_batch.sim.promjson import matrix_body
 from ocq_batch.timeutil import from_epoch
 
-pytest_plugins = ["promfixtures"]
+pytest_plugins = ["promfixtures", "faultkit"]
 
 T0 = 1728047700  # 2024-10-04T13:15:00Z
 DEMO_FROM, DEMO_TO = "2024-10-04T13:15:00Z", "2024-10-04T15:45:00Z"  # the demo event's window

@@ -45,6 +45,7 @@ def bad_values(tmp: Path) -> dict[str, list[str]]:
         "--basic-user": [*http, "--basic-user", "jury"],  # no password variable named
         "--basic-password-env": [*http, "--basic-user", "jury", "--basic-password-env", "OCQ_TEST_UNSET_PW"],
         "--compression": ["--compression", "zip"],
+        "--wait": ["--wait", "soon"],
         # simulate
         "--seed": ["--seed", "seven"],
         "--participants": ["--participants", "0"],

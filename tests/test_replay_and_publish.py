@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from ocq_batch.archive import publish as publish_module
 from ocq_batch.archive.layout import MANIFEST
 from ocq_batch.archive.publish import publish, recover, staging_for
 from ocq_batch.archive.write import write_manifest
@@ -85,7 +86,15 @@ def make_archive(parent: Path, out: Path, marker: str) -> Path:
     return staging
 
 
-def test_publish_swaps_and_keeps_the_store(tmp_path: Path) -> None:
+@pytest.fixture(params=["exchange", "renames"])
+def swap(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Publish by RENAME_EXCHANGE (where the file system has it), and by the fallback's two renames."""
+    if request.param == "renames":
+        monkeypatch.setattr(publish_module, "exchange", lambda a, b: False)
+    return str(request.param)
+
+
+def test_publish_swaps_and_keeps_the_store(tmp_path: Path, swap: str) -> None:
     out = tmp_path / "out"
     out.mkdir()
     (out / "store.duckdb").write_text("store")
@@ -163,15 +172,30 @@ def test_a_response_name_is_durable_before_its_index_line(tmp_path: Path, monkey
     assert ("fsync", str(tmp_path / "rec")) in events  # the header and the new index are named durably
 
 
-def test_publish_flushes_the_archive_before_its_name_and_the_names_after(tmp_path: Path, monkeypatch) -> None:
+def test_publish_flushes_the_archive_before_its_name_and_the_names_after(
+    tmp_path: Path, monkeypatch, swap: str
+) -> None:
     """Every file and the staging folder are fsynced before the archive takes its name;
-    the renames (into ``out`` and its parent) are fsynced after."""
+    the renames (into ``out`` and its parent) are fsynced after. The exchange that gives
+    ``out`` its name is recorded as its rename."""
     out = tmp_path / "out"
     out.mkdir()
     (out / "store.duckdb").write_text("store")
     staging = make_archive(tmp_path, out, "new")
     events = record_fs(monkeypatch, "rename")
+    if swap == "exchange":
+        real = publish_module.exchange
+
+        def exchanged(a: Path, b: Path) -> bool:
+            done = real(a, b)
+            if done:
+                events.append(("rename", str(b)))
+            return done
+
+        monkeypatch.setattr(publish_module, "exchange", exchanged)
     publish(staging, out, store_inside=True)
+    renames = [e for e in events if e[0] == "rename"]
+    assert len(renames) == (1 if swap == "exchange" else 2), renames  # out -> old, staging -> out
     named = events.index(("rename", str(out)))
     before, after = events[:named], events[named + 1 :]
     for name in ("ranking.parquet", MANIFEST):

@@ -110,11 +110,15 @@ def rescore(
 ) -> pd.DataFrame:
     """The ranking of ``archive`` under its config with ``overrides`` (see :func:`scenario`)."""
     arch = archive if isinstance(archive, Archive) else read_archive(archive)
-    rescorer = Rescorer(arch)
     try:
-        return rescorer.run(scenario(arch.config, penalties, **overrides)).ranking
+        rescorer = Rescorer(arch)
+        try:
+            return rescorer.run(scenario(arch.config, penalties, **overrides)).ranking
+        finally:
+            rescorer.close()
     finally:
-        rescorer.close()
+        if arch is not archive:  # opened here: closed here
+            arch.close()
 
 
 def what_if(rescorer: Rescorer, scenarios: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:

@@ -37,7 +37,9 @@ class Archives(Closing):
 
     Views are named after the files (``ranking``, ``completions`` ...); ``event_info``,
     ``exercise_info`` and ``env_info`` hold each event's settings. Helpers return
-    participants of the ranking only (excluded test accounts are left out).
+    participants of the ranking only (excluded test accounts are left out). Each archive
+    is read from the generation it was opened at (:func:`~ocq_batch.archive.read.read_archive`),
+    even when an export republishes its folder meanwhile; :meth:`close` releases its files.
     """
 
     def __init__(self, archives: Sequence[Archive]) -> None:
@@ -391,9 +393,13 @@ class Archives(Closing):
         return what_if(self.rescorer(event), scenarios)
 
     def close(self) -> None:
+        """Close the views' connection and the archives' files (each open on the generation
+        it was opened at: a republish of the folder meanwhile changed nothing read here)."""
         for rescorer in self._rescorers.values():
             rescorer.close()
         self.con.close()
+        for archive in self.archives:
+            archive.close()
 
     def __repr__(self) -> str:
         return f"Archives({', '.join(self.events)}; tables: {', '.join(self.tables)})"
@@ -404,4 +410,12 @@ def open_archives(paths: str | Path | Sequence[str | Path], verify: bool = True)
     items = [paths] if isinstance(paths, str | Path) else list(paths)
     if not items:
         raise ArchiveError("no archive given; pass a folder written by 'ocq-batch export --out DIR'")
-    return Archives([read_archive(p, verify=verify) for p in items])
+    opened: list[Archive] = []
+    try:
+        for p in items:
+            opened.append(read_archive(p, verify=verify))
+        return Archives(opened)
+    except BaseException:
+        for archive in opened:
+            archive.close()
+        raise

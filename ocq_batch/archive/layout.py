@@ -17,9 +17,10 @@ MANIFEST = "manifest.json"
 STORE_NAME = "store.duckdb"
 STORE_FILES = (STORE_NAME, STORE_NAME + ".wal")
 REPLAY_DIR = "replay"  # responses recorded from a live server, kept across runs like the store
+SPILL_DIR = STORE_NAME + ".tmp"  # DuckDB's temporary files beyond its memory limit (a run's own)
 # what ocq-batch may find in an output folder it is about to replace
 REPORTS = ("report.md", "report.html", "ceremony.html")  # written last: they show the data's digest
-OWN_FILES = {MANIFEST, "ranking.csv", "ranking.xlsx", *REPORTS, REPLAY_DIR, *STORE_FILES}
+OWN_FILES = {MANIFEST, "ranking.csv", "ranking.xlsx", *REPORTS, REPLAY_DIR, SPILL_DIR, *STORE_FILES}
 
 # the layout of an archive (files, columns, manifest); the store's schema has its own version
 ARCHIVE_VERSION = 2  # 2: samples at the times the TSDB stores them; completions' lineage columns

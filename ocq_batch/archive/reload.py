@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 
 from ocq_batch.archive.read import CLI_SKIP, Archive, read_archive
 from ocq_batch.columns import numbers, strings
-from ocq_batch.config.model import Config, Window
+from ocq_batch.config.model import Config
 from ocq_batch.load import changelog
 from ocq_batch.load.store import open_store
 from ocq_batch.pull.api import RAW
@@ -81,30 +81,36 @@ def store_from_archive(archive: Archive) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def load_archive(folder: Path) -> tuple[duckdb.DuckDBPyConnection, Config, Window, dict[str, Any]]:
-    """An in-memory store holding the archive's samples (sha256-checked), its config and window.
+def load_archive(folder: Path) -> tuple[duckdb.DuckDBPyConnection, Archive]:
+    """An in-memory store holding the archive's samples (sha256-checked), and the archive,
+    whose generation stays open for :func:`carried_findings` (close it when done).
 
     The warnings met while fetching (``--allow-partial``) go back onto their fetches, so
     the audit reports them again.
     """
     archive = read_archive(folder, verify=True, skip_hint=CLI_SKIP)
-    con = store_from_archive(archive)
-    for warning in archive.manifest.get("warnings") or []:
-        query, _, text = str(warning).partition(": ")
-        con.execute(
-            "update fetches set warnings = list_append(warnings, ?) where query = ?", [text or query, query]
-        )
-    return con, archive.config, archive.window, archive.manifest
+    try:
+        con = store_from_archive(archive)
+        for warning in archive.manifest.get("warnings") or []:
+            query, _, text = str(warning).partition(": ")
+            con.execute(
+                "update fetches set warnings = list_append(warnings, ?) where query = ?",
+                [text or query, query],
+            )
+    except BaseException:
+        archive.close()
+        raise
+    return con, archive
 
 
-def carried_findings(folder: Path, archived: Config, config: Config) -> pa.Table | None:
+def carried_findings(archive: Archive, config: Config) -> pa.Table | None:
     """The archive's own findings of :data:`OUTSIDE_WINDOW_CHECKS` (rows of ``audit.parquet``,
     whose columns are the ``findings`` table's), each message saying where it comes from.
     None when the re-audit scores another environment than the export did: those findings
-    were about the archived one."""
-    if config.env != archived.env:
+    were about the archived one. Read from the generation the samples came from."""
+    if config.env != archive.config.env:
         return None
     wanted = [("check", "in", list(OUTSIDE_WINDOW_CHECKS))]
-    table = pq.read_table(folder / "audit.parquet", filters=wanted)
+    table = pq.read_table(archive.file("audit"), filters=wanted)
     message = pc.binary_join_element_wise(table.column("message"), CARRIED, "")
     return table.set_column(table.schema.get_field_index("message"), "message", message)

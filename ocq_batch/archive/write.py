@@ -8,6 +8,7 @@ Files go into a staging folder that :mod:`ocq_batch.archive.publish` swaps into 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -18,7 +19,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ocq_batch import __version__
+from ocq_batch import __version__, faultpoint
 from ocq_batch.archive.layout import ARCHIVE_VERSION, FORMAT, MANIFEST, TABLES, sha256_file
 from ocq_batch.archive.samples import samples_reader
 from ocq_batch.archive.spreadsheet import ranking_sheet, write_csv, write_xlsx
@@ -26,6 +27,7 @@ from ocq_batch.closing import Closing
 from ocq_batch.columns import TIMESTAMP_US
 from ocq_batch.config.model import Config, Window
 from ocq_batch.load.store import utc_session
+from ocq_batch.oserror import naming
 from ocq_batch.resources import sql_text
 from ocq_batch.timeutil import iso
 
@@ -107,9 +109,11 @@ def write_files(
             continue
         if name == "ranking":
             table = utc_timestamps(con.sql(query).to_arrow_table())
-            pq.write_table(table, path, compression="zstd", row_group_size=ROW_GROUP)
+            with naming(path):
+                pq.write_table(table, path, compression="zstd", row_group_size=ROW_GROUP)
             header, sheet = ranking_sheet(con, table, config)
-            write_csv(folder / "ranking.csv", header, sheet, config)
+            with naming(folder / "ranking.csv"):
+                write_csv(folder / "ranking.csv", header, sheet, config)
             files["ranking.csv"] = {"rows": table.num_rows}
             if xlsx:
                 write_xlsx(folder / "ranking.xlsx", header, sheet, config)
@@ -120,10 +124,12 @@ def write_files(
         else:
             rows = _write_streamed(con.sql(query).to_arrow_reader(ROW_GROUP), path)
         files[path.name] = {"rows": rows}
+        faultpoint.reach("archive:file", path)
         if on_file:
             on_file(name)
     if samples is not None:
         files[samples.path.name] = {"rows": samples.rows()}
+        faultpoint.reach("archive:file", samples.path)
         if on_file:
             on_file("samples")
     for name, info in files.items():
@@ -138,7 +144,7 @@ def _write_streamed(reader: pa.RecordBatchReader, path: Path) -> int:
     schema = utc_schema(reader.schema)
     pending: list[pa.RecordBatch] = []
     queued = rows = 0
-    with pq.ParquetWriter(path, schema, compression="zstd") as writer:
+    with naming(path), pq.ParquetWriter(path, schema, compression="zstd") as writer:
         for batch in reader:
             pending.append(batch)
             queued += batch.num_rows
@@ -188,7 +194,13 @@ def manifest(
 
 
 def write_manifest(folder: Path, data: dict[str, Any]) -> None:
-    (folder / MANIFEST).write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    """The manifest, written whole or not at all: a staging folder with a manifest is complete
+    (that is what :func:`~ocq_batch.archive.publish.recover` goes by)."""
+    tmp = folder / f".{MANIFEST}.tmp"
+    with naming(folder / MANIFEST):
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        os.replace(tmp, folder / MANIFEST)
+    faultpoint.reach("archive:manifest", folder / MANIFEST)
 
 
 def write_reports(
@@ -211,7 +223,8 @@ def write_reports(
         "ceremony.html": render_ceremony(config, window, ranking, audit, provenance),
     }
     for name, text in pages.items():
-        (folder / name).write_text(text, encoding="utf-8")
+        with naming(folder / name):
+            (folder / name).write_text(text, encoding="utf-8")
     return {
         name: {"bytes": (folder / name).stat().st_size, "sha256": sha256_file(folder / name)}
         for name in pages

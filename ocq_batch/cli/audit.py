@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from ocq_batch.cli.options import ArchiveOpt, RunOptions, command, with_run_options
+from ocq_batch.cli.options import ArchiveOpt, RunOptions, command, say, with_run_options
 from ocq_batch.report.terminal import findings_table, out, print_verdict, progress_bar
 
 
@@ -34,7 +34,7 @@ def audit(
     from ocq_batch.jobs.audit import audited
 
     request = None if archive is not None else run.request()
-    with progress_bar(not run.quiet) as bar, audited(archive, request, bar, **run.overrides) as done:
+    with progress_bar(not run.quiet) as bar, audited(archive, request, bar, say=say, **run.overrides) as done:
         result, where = done.result, done.where
     rows = result.tables["findings"].rows
     shown = rows if show_info else [f for f in rows if f["severity"] != "info"]

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from ocq_batch.cli.options import RunOptions, command, with_run_options
+from ocq_batch.cli.options import RunOptions, command, say, with_run_options
 from ocq_batch.report.terminal import err, out, print_ranking, print_verdict, progress_bar
 from ocq_batch.timeutil import local, zone
 
@@ -47,7 +47,7 @@ def export(
 
     request = run.request(xlsx=xlsx)
     with progress_bar(not run.quiet) as bar:
-        result = run_export(request, bar)
+        result = run_export(request, bar, say)
     config, window = result.config, result.window
     if not run.quiet:
         at = local(window.end, zone(config.timezone))

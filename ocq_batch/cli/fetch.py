@@ -8,7 +8,18 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from ocq_batch.cli.options import ConfigOpt, FromOpt, QuietOpt, ToOpt, command, needs_url, with_http_options
+from ocq_batch.cli.options import (
+    ConfigOpt,
+    FromOpt,
+    QuietOpt,
+    ToOpt,
+    WaitOpt,
+    command,
+    needs_url,
+    say,
+    wait_seconds,
+    with_http_options,
+)
 from ocq_batch.pull.http_options import HttpOptions
 from ocq_batch.report.terminal import err, out, progress_bar
 
@@ -38,6 +49,7 @@ def fetch(
         ),
     ] = Path("ocq-replay"),
     quiet: QuietOpt = False,
+    wait: WaitOpt = None,
     *,
     http: HttpOptions,
 ) -> None:
@@ -58,8 +70,9 @@ def fetch(
 
     config, window = resolve(config_path, start, end)
     options = needs_url(source, http)
+    wait_s = wait_seconds(wait)
     with progress_bar(not quiet) as bar:
-        result = run_fetch(config, window, options, out_dir, progress=bar)
+        result = run_fetch(config, window, options, out_dir, progress=bar, wait_s=wait_s, say=say)
     out.print(
         f"recorded {result.requests - result.already_recorded} chunk(s) from {escape(result.label)} "
         f"into {escape(str(result.folder))} ({result.already_recorded} were already there; "

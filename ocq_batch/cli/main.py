@@ -13,9 +13,10 @@ from typing import Annotated
 
 import typer
 
-from ocq_batch import __version__
+from ocq_batch import __version__, signals
 from ocq_batch.cli import audit, config, export, fetch, simulate, verify
 from ocq_batch.cli.help import Command, Group
+from ocq_batch.errors import Terminated
 from ocq_batch.report.terminal import err, out
 
 app = typer.Typer(
@@ -73,10 +74,17 @@ def _is(exc: BaseException, name: str) -> bool:
 
 
 def run() -> None:
-    """Console entry point: the application, with its usage errors as one line and exit code 2."""
-    command = typer.main.get_command(app)
+    """Console entry point: the application, with its usage errors as one line and exit code 2,
+    SIGINT and SIGTERM as exceptions (:mod:`ocq_batch.signals`) that the guard turns into one
+    line and exit code 130 or 143."""
+    signals.install()
     try:
+        command = typer.main.get_command(app)
         code = command.main(standalone_mode=False)
+        signals.hold()
+    except (Terminated, KeyboardInterrupt) as exc:  # while the command line was read, before the guard
+        err.print(signals.INTERRUPTED)
+        sys.exit(signals.exit_code(exc) or 130)
     except Exception as exc:
         if _is(exc, "NoArgsIsHelpError"):  # no command given: the help, as --help shows it
             out.print(exc.ctx.get_help(), markup=False, highlight=False)  # type: ignore[attr-defined]
@@ -88,7 +96,7 @@ def run() -> None:
             err.print(f"error: {message} (see '{where} --help')", markup=False, highlight=False)
             sys.exit(2)
         if _is(exc, "Abort"):  # Ctrl-C or end of input while the command line was being read
-            err.print("interrupted")
-            sys.exit(130)
+            err.print(signals.INTERRUPTED)
+            sys.exit(signals.exit_code(exc) or 130)
         raise
     sys.exit(code if isinstance(code, int) else 0)

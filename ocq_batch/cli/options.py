@@ -22,9 +22,12 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, get_type_hints
 import typer
 from rich.markup import escape
 
-from ocq_batch.errors import ConfigError, OcqError
+from ocq_batch import signals
+from ocq_batch.errors import ConfigError
+from ocq_batch.oserror import disk_error
 from ocq_batch.pull.http_options import HttpOptions
 from ocq_batch.report.terminal import err
+from ocq_batch.timeutil import parse_duration
 
 if TYPE_CHECKING:
     from ocq_batch.jobs.export import RunRequest
@@ -112,6 +115,16 @@ StoreOpt = Annotated[
     ),
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars and no ranking table.")]
+WaitOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--wait",
+        help="When another ocq-batch is writing the same --out or --store, wait up to this long for "
+        "it to finish (at most 24h) instead of stopping at once. Example: --wait 10m",
+        metavar="DURATION",
+    ),
+]
+MAX_WAIT_S = 24 * 3600
 ArchiveOpt = Annotated[
     Path | None,
     typer.Option(
@@ -123,20 +136,44 @@ ArchiveOpt = Annotated[
     ),
 ]
 
-INTERRUPTED = "interrupted: nothing was published; run the same command again to resume"
+
+def wait_seconds(text: str | None) -> float:
+    """The --wait duration in seconds (0: do not wait); ConfigError naming a bad value."""
+    if text is None:
+        return 0.0
+    try:
+        seconds = parse_duration(text)
+    except ValueError as exc:
+        raise ConfigError(f"--wait {exc}") from None
+    if seconds > MAX_WAIT_S:
+        raise ConfigError(f"--wait {text!r} is longer than 24h; wait less, or run the command later")
+    return seconds
+
+
+def say(text: str) -> None:
+    """One line on stderr for the user (a wait for a lock, a dead run's lock taken over)."""
+    err.print(text, markup=False, highlight=False)
 
 
 @contextmanager
 def guard() -> Iterator[None]:
-    """Map library errors to one line and exit 1; Ctrl-C to one line and exit 130."""
+    """Map library errors and OS errors to one line and exit 1; SIGINT and SIGTERM (whatever
+    they turned into on their way, see :mod:`ocq_batch.signals`) to one line and exit 130 or
+    143. The one place that decides what the user reads when a command fails."""
     try:
         yield
-    except OcqError as exc:
-        err.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False)
+    except typer.Exit:
+        raise
+    except BaseException as exc:
+        code = signals.exit_code(exc)
+        if code is not None:
+            err.print(signals.INTERRUPTED)
+            raise typer.Exit(code) from None
+        mapped = disk_error(exc) if isinstance(exc, Exception) else None
+        if mapped is None:
+            raise
+        err.print(f"[bold red]error:[/] {escape(str(mapped))}", markup=True, highlight=False)
         raise typer.Exit(1) from None
-    except KeyboardInterrupt:
-        err.print(INTERRUPTED)
-        raise typer.Exit(130) from None
 
 
 def command(body: Callable[..., None]) -> Callable[..., None]:
@@ -221,6 +258,7 @@ class RunOptions:
     out_dir: Path
     store: Path | None
     quiet: bool
+    wait: str | None
     http: HttpOptions
 
     @property
@@ -235,7 +273,10 @@ class RunOptions:
 
         config, window = resolve(self.config_path, self.start, self.end, **self.overrides)
         http = server_options(self.source, self.http)
-        return RunRequest(config, window, self.source, http, self.out_dir, self.store, xlsx)
+        wait_s = wait_seconds(self.wait)
+        return RunRequest(
+            config, window, self.source, http, self.out_dir, self.store, xlsx=xlsx, wait_s=wait_s
+        )
 
 
 _RUN_PARAMS = [
@@ -249,6 +290,7 @@ _RUN_PARAMS = [
     _keyword("out_dir", OutOpt, Path("ocq-out")),
     _keyword("store", StoreOpt, None),
     _keyword("quiet", QuietOpt, False),
+    _keyword("wait", WaitOpt, None),
 ]
 
 

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from ocq_batch.cli.options import ConfigOpt, command
+from ocq_batch.cli.options import ConfigOpt, WaitOpt, command, say, wait_seconds
 from ocq_batch.errors import ConfigError
 from ocq_batch.report.terminal import out
 from ocq_batch.timeutil import parse_duration
@@ -69,6 +69,7 @@ def simulate(
             metavar="[replay|openmetrics|kube-openmetrics]",
         ),
     ] = None,
+    wait: WaitOpt = None,
 ) -> None:
     """Write a deterministic synthetic event as a replay folder.
 
@@ -99,7 +100,9 @@ def simulate(
         awkward=awkward,
         start=config.start.timestamp() - 15 * 60,
     )
-    done = run_simulate(params, config, out_dir, [f.value for f in formats or []], force)
+    done = run_simulate(
+        params, config, out_dir, [f.value for f in formats or []], force, wait_seconds(wait), say
+    )
     if done.seed != seed:
         out.print(
             f"seed {seed} gives no pair at the prize cut-off that can hold the planted near-tie: "

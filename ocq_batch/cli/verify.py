@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from ocq_batch.cli.options import ArchiveOpt, RunOptions, command, with_run_options
+from ocq_batch.cli.options import ArchiveOpt, RunOptions, command, say, with_run_options
 from ocq_batch.report.terminal import out, print_card, print_verdict, progress_bar
 
 
@@ -43,7 +43,7 @@ def verify(
 
     request = None if archive is not None else run.request()
     with progress_bar(not run.quiet) as bar:
-        done, cards = verified(archive, request, bar, users=users, **run.overrides)
+        done, cards = verified(archive, request, bar, users=users, say=say, **run.overrides)
     result, config = done.result, done.config
     for card in cards:
         print_card(card, config)

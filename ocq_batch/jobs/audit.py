@@ -8,8 +8,9 @@ samples it does not hold are carried over. Without one, the export of a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,46 +22,63 @@ from ocq_batch.audit.run import AuditResult, run_audit
 from ocq_batch.closing import Closing
 from ocq_batch.config.model import Config, Window
 from ocq_batch.detect.steps import run_pipeline
-from ocq_batch.jobs.export import Progress, RunRequest, run_export
+from ocq_batch.jobs.export import Progress, RunRequest, lock_targets, run_export
 from ocq_batch.load.store import open_store
+from ocq_batch.lock import locked
 
 
 @dataclass
 class Audited(Closing):
-    """An audited result with the store it was read from (closed by :meth:`close`)."""
+    """An audited result with the store it was read from (closed by :meth:`close`), and the
+    locks of an export's folders, held until then so that no other export rewrites them."""
 
     con: duckdb.DuckDBPyConnection
     config: Config
     window: Window
     result: AuditResult
     where: str  # the archive or out folder audited
+    locks: ExitStack = field(default_factory=ExitStack)
 
     def close(self) -> None:
-        self.con.close()
+        try:
+            self.con.close()
+        finally:
+            self.locks.close()
 
 
 def audited(
     archive: Path | None,
     request: RunRequest | None,
     progress: Progress | None = None,
+    *,
+    say: Callable[[str], None] | None = None,
     **overrides: Any,
 ) -> Audited:
-    """Audit ``archive`` re-scored with ``overrides`` (env, model, top), or the export of ``request``."""
+    """Audit ``archive`` re-scored with ``overrides`` (env, model, top), or the export of
+    ``request`` (``say`` is told when it waits for a lock). An archive is only read: no lock."""
     if archive is not None:
-        con, archived, window, _manifest = load_archive(archive)
+        con, opened = load_archive(archive)
         try:
-            config = archived.with_overrides(**overrides)
-            run_pipeline(con, config, window)
-            result = run_audit(con, config, carried_findings(archive, archived, config))
+            config = opened.config.with_overrides(**overrides)
+            run_pipeline(con, config, opened.window)
+            result = run_audit(con, config, carried_findings(opened, config))
         except BaseException:
             con.close()
             raise
-        return Audited(con, config, window, result, str(archive))
+        finally:
+            opened.close()
+        return Audited(con, config, opened.window, result, str(archive))
     if request is None:
         raise ValueError("audited needs an archive or a run request")
-    exported = run_export(request, progress)
-    con = open_store(exported.store, read_only=True)
-    return Audited(con, exported.config, exported.window, exported.audit, str(exported.out))
+    locks = ExitStack()
+    try:
+        locks.enter_context(locked(lock_targets(request.out, request.store), request.wait_s, say))
+        exported = run_export(request, progress, say)
+        con = open_store(exported.store, read_only=True)
+    except BaseException:
+        locks.close()
+        raise
+    return Audited(con, exported.config, exported.window, exported.audit, str(exported.out), locks)
 
 
 def verified(
@@ -68,9 +86,11 @@ def verified(
     request: RunRequest | None,
     progress: Progress | None = None,
     users: Sequence[str] | None = None,
+    *,
+    say: Callable[[str], None] | None = None,
     **overrides: Any,
 ) -> tuple[Audited, list[Card]]:
     """:func:`audited`, with an evidence card for every participant inside the top N, or for
     each of ``users`` (ConfigError naming one that is not ranked)."""
-    with audited(archive, request, progress, **overrides) as done:
+    with audited(archive, request, progress, say=say, **overrides) as done:
         return done, evidence_cards(done.con, done.config, done.result, users)

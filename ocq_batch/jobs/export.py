@@ -3,31 +3,37 @@
 :func:`run_export` is what ``ocq-batch export`` calls: it opens the source a
 :class:`RunRequest` names (the bundled demo, a replay folder or a server) and runs
 :func:`export`. :func:`fetch` only records a server's answers into a replay folder.
+
+Both hold the lock of the folders they write (:mod:`ocq_batch.lock`) from before their
+clean-up of what a killed run left to after their last write; OS errors leave them as
+:class:`~ocq_batch.errors.DiskError` naming the path (:func:`ocq_batch.oserror.naming`).
 """
 
 from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ocq_batch import __version__
+from ocq_batch import __version__, faultpoint
 from ocq_batch.archive.layout import REPLAY_DIR, STORE_NAME, TABLES, data_digest
-from ocq_batch.archive.publish import check_out_folder, publish, recover, staging_for
+from ocq_batch.archive.publish import check_out_folder, discard, publish, recover, staging_for
 from ocq_batch.archive.spreadsheet import check_xlsx
 from ocq_batch.archive.write import SamplesFile, manifest, write_files, write_manifest, write_reports
 from ocq_batch.audit.run import AuditResult, run_audit, summary_counts
 from ocq_batch.config.model import Config, Window
 from ocq_batch.detect.steps import run_pipeline
-from ocq_batch.errors import EmptyResultError, WindowError
+from ocq_batch.errors import ConfigError, EmptyResultError, WindowError
 from ocq_batch.load.loader import Loader, LoadStats
 from ocq_batch.load.store import open_store
+from ocq_batch.lock import locked
+from ocq_batch.oserror import naming
 from ocq_batch.pull.http_options import HttpOptions
 from ocq_batch.pull.queries import plan_queries
-from ocq_batch.pull.replay import INDEX, ReplayWriter
+from ocq_batch.pull.replay import INDEX, ReplayWriter, remove_temporaries
 from ocq_batch.pull.source import ReplaySource, Source
 from ocq_batch.report.content import Provenance
 from ocq_batch.resources import demo_dir
@@ -73,7 +79,8 @@ class RunRequest:
     """What one run reads and writes: the resolved config and window, the source, the folders.
 
     ``source`` is a replay folder, a server URL (then ``http`` holds how to reach it), or None
-    for the bundled demo event; ``store`` is ``<out>/store.duckdb`` unless given.
+    for the bundled demo event; ``store`` is ``<out>/store.duckdb`` unless given; ``wait_s``
+    (seconds) how long to wait for another ocq-batch holding the lock of ``out`` or ``store``.
     """
 
     config: Config
@@ -83,6 +90,7 @@ class RunRequest:
     out: Path = Path("ocq-out")
     store: Path | None = None
     xlsx: bool = False  # also write ranking.xlsx (needs openpyxl)
+    wait_s: float = 0.0  # how long to wait for another ocq-batch writing the same folders
 
 
 def replay_source(text: str | None) -> Source:
@@ -90,25 +98,25 @@ def replay_source(text: str | None) -> Source:
     return ReplaySource(demo_dir() if text is None else Path(text))
 
 
-def run_export(request: RunRequest, progress: Progress | None = None) -> ExportResult:
-    """The export of ``request``: from its server when it has HTTP options, else its replay folder."""
-    config, window = request.config, request.window
+def run_export(
+    request: RunRequest, progress: Progress | None = None, say: Callable[[str], None] | None = None
+) -> ExportResult:
+    """The export of ``request``: from its server when it has HTTP options, else its replay
+    folder; ``say`` is told when it waits for a lock (see :func:`export`)."""
     if request.xlsx:
         check_xlsx()  # before anything is fetched or written
-    if request.http is not None:
-        return export(
-            config,
-            window,
-            None,
-            request.out,
-            store=request.store,
-            progress=progress,
-            http=request.http,
-            xlsx=request.xlsx,
-        )
-    source = replay_source(request.source)
+    source = None if request.http is not None else replay_source(request.source)
     return export(
-        config, window, source, request.out, store=request.store, progress=progress, xlsx=request.xlsx
+        request.config,
+        request.window,
+        source,
+        request.out,
+        store=request.store,
+        progress=progress,
+        http=request.http,
+        xlsx=request.xlsx,
+        wait_s=request.wait_s,
+        say=say,
     )
 
 
@@ -127,15 +135,20 @@ def export(
     out: Path,
     store: Path | None = None,
     progress: Progress | None = None,
-    lock: AbstractContextManager[Any] | None = None,
     http: HttpOptions | None = None,
     xlsx: bool = False,
+    wait_s: float = 0.0,
+    say: Callable[[str], None] | None = None,
 ) -> ExportResult:
     """Run the whole job; on any failure the previous archive (if any) is left untouched.
 
     ``source`` is a ready source (a replay folder), or None with ``http`` options: the
     history is then pulled from the server and recorded in ``<out>/replay``, so that a
     failed run resumes where it stopped and the archive can be replayed without it.
+
+    The run holds the lock of ``out`` (and of ``store`` when it lives elsewhere) from before
+    its clean-up to after its publish, waiting up to ``wait_s`` seconds for another holder;
+    ``say`` is told one line when it waits or takes over a dead run's lock.
     """
     progress = progress or _Quiet()
     check_window(config, window)
@@ -148,43 +161,47 @@ def export(
         source = live = http_source(config, http)
     n_requests = source.plan(specs, start, end)  # fails before anything is written
     out = out.resolve()
-    recover(out)
-    check_out_folder(out)
-    created = not out.exists()
-    store_inside = store is None
-    store_path = (store or out / STORE_NAME).resolve()
-    staging: Path | None = None
-    try:
-        with lock or nullcontext(), live or nullcontext():
-            store_path.parent.mkdir(parents=True, exist_ok=True)
-            if live is not None:
-                live.recorder = ReplayWriter(out / REPLAY_DIR, source=live.label)
-            con = open_store(store_path)
-            try:
-                loader = loader_for(con, config)
-                advance = progress.task("fetching" if live is not None else "loading replay", n_requests)
-                for resp in source.responses(specs, start, end):
-                    loader.add(resp)
-                    advance(1, len(resp.body))
-                loader.flush()
-                stats = loader.stats
-                staging = staging_for(out)
-                # samples.parquet only needs the samples: it is written while the rest runs
-                with SamplesFile(con, staging, window) as samples:
-                    progress.task("scoring", None)
-                    run_pipeline(con, config, window)
-                    participants, excluded = _participants(con)
-                    if participants == 0:
-                        raise EmptyResultError(_empty_message(window, source.label, excluded))
-                    progress.task("auditing", None)
-                    audit = run_audit(con, config)
-                    advance = progress.task("writing archive", len(TABLES))
-                    files = write_files(con, staging, config, lambda _name: advance(1), samples, xlsx)
-                ranking = Rows.query(con, "select * from ranking order by rank, user")
-                timeline = Rows.query(con, "select * from timeline order by user, ts")
-                resolution = _resolution(con)
-            finally:
-                con.close()
+    store_path, store_inside = _store_path(out, store)
+    with locked(lock_targets(out, store), wait_s, say), live or nullcontext():
+        faultpoint.reach("lock:held")
+        recover(out)  # what a killed run left: only now, under the lock
+        check_out_folder(out)
+        remove_temporaries(out / REPLAY_DIR)
+        created = not out.exists()
+        staging: Path | None = None
+        try:
+            with naming(store_path, store=store_path):
+                store_path.parent.mkdir(parents=True, exist_ok=True)
+                if live is not None:
+                    live.recorder = ReplayWriter(out / REPLAY_DIR, source=live.label)
+                con = open_store(store_path)
+                try:
+                    loader = loader_for(con, config)
+                    advance = progress.task("fetching" if live is not None else "loading replay", n_requests)
+                    for resp in source.responses(specs, start, end):
+                        loader.add(resp)
+                        faultpoint.reach("load:response")
+                        advance(1, len(resp.body))
+                    loader.flush()
+                    stats = loader.stats
+                    staging = staging_for(out)
+                    with naming(staging, store=store_path):
+                        # samples.parquet only needs the samples: it is written while the rest runs
+                        with SamplesFile(con, staging, window) as samples:
+                            progress.task("scoring", None)
+                            run_pipeline(con, config, window)
+                            participants, excluded = _participants(con)
+                            if participants == 0:
+                                raise EmptyResultError(_empty_message(window, source.label, excluded))
+                            progress.task("auditing", None)
+                            audit = run_audit(con, config)
+                            advance = progress.task("writing archive", len(TABLES))
+                            files = write_files(con, staging, config, lambda _name: advance(1), samples, xlsx)
+                        ranking = Rows.query(con, "select * from ranking order by rank, user")
+                        timeline = Rows.query(con, "select * from timeline order by user, ts")
+                        resolution = _resolution(con)
+                finally:
+                    con.close()
             extra = {
                 "load": {
                     "responses": stats.responses,
@@ -206,21 +223,22 @@ def export(
                 "summary": audit.cutoff.sentence(),
                 "findings": summary_counts(audit.tables["findings"]),
             }
-            digest, data_files = data_digest(files)
-            extra["data_digest"] = {"sha256": digest, "files": list(data_files)}
-            provenance = Provenance(__version__, config.digest(), digest, data_files, source.label)
-            files.update(write_reports(staging, config, window, ranking, timeline, audit, provenance))
-            data = manifest(config, window, source.label, files, extra)
-            write_manifest(staging, data)
+            with naming(staging):
+                digest, data_files = data_digest(files)
+                extra["data_digest"] = {"sha256": digest, "files": list(data_files)}
+                provenance = Provenance(__version__, config.digest(), digest, data_files, source.label)
+                files.update(write_reports(staging, config, window, ranking, timeline, audit, provenance))
+                data = manifest(config, window, source.label, files, extra)
+                write_manifest(staging, data)
             publish(staging, out, store_inside)
             staging = None
-    except BaseException:
-        if staging is not None:
-            shutil.rmtree(staging, ignore_errors=True)
-        # a fresh folder goes away, unless it holds recorded responses to resume from
-        if created and out.exists() and not _has_recording(out / REPLAY_DIR):
-            shutil.rmtree(out, ignore_errors=True)
-        raise
+        except BaseException:
+            if staging is not None:  # before the swap the new archive, after it the old one
+                discard(staging, out)
+            # a fresh folder goes away, unless it holds recorded responses to resume from
+            if created and out.exists() and not _has_recording(out / REPLAY_DIR):
+                shutil.rmtree(out, ignore_errors=True)
+            raise
     final_store = out / STORE_NAME if store_inside else store_path
     return ExportResult(out, final_store, data, ranking, stats, window, config, participants, excluded, audit)
 
@@ -230,6 +248,28 @@ def _resolution(con: Any) -> dict[str, dict[str, float | int]]:
     query = "select query_key, native_s, n_series from family_intervals order by query_key"
     rows = con.execute(query).fetchall()
     return {key: {"native_interval_s": round(native, 3), "series": n} for key, native, n in rows}
+
+
+def lock_targets(out: Path, store: Path | None) -> list[tuple[Path, str]]:
+    """What an export into ``out`` (with ``store``) locks: ``out``, and the store when it lives
+    elsewhere (inside ``out`` the folder's lock covers it)."""
+    out = out.resolve()
+    store_path, inside = _store_path(out, store)
+    return [(out, "--out")] + ([] if inside else [(store_path, "--store")])
+
+
+def _store_path(out: Path, store: Path | None) -> tuple[Path, bool]:
+    """The store's path, and whether it lives in ``out`` (and so moves with each publish)."""
+    inside = (out / STORE_NAME).resolve()
+    if store is None or store.resolve() == inside:
+        return inside, True
+    path = store.resolve()
+    if path.is_relative_to(out):
+        raise ConfigError(
+            f"--store {path} is inside --out {out}, which each export replaces; "
+            f"leave --store out (the store is then {inside}) or put it elsewhere"
+        )
+    return path, False
 
 
 def _has_recording(folder: Path) -> bool:
@@ -281,18 +321,26 @@ def loader_for(con: Any, config: Config) -> Loader:
 
 
 def fetch(
-    config: Config, window: Window, http: HttpOptions, folder: Path, progress: Progress | None = None
+    config: Config,
+    window: Window,
+    http: HttpOptions,
+    folder: Path,
+    progress: Progress | None = None,
+    wait_s: float = 0.0,
+    say: Callable[[str], None] | None = None,
 ) -> FetchResult:
     """Record every configured query over ``window`` into a replay folder; resumable.
 
     Requests already in ``folder`` are not fetched again, so re-running after an
-    interruption fetches only what is missing.
+    interruption fetches only what is missing. The folder's lock is held throughout
+    (waiting up to ``wait_s`` seconds for another holder, as :func:`export` does).
     """
     progress = progress or _Quiet()
     check_window(config, window)
     specs = plan_queries(config)
     start, end = window.start.timestamp(), window.end.timestamp()
-    with http_source(config, http) as source:
+    with locked([(folder.resolve(), "--out")], wait_s, say), http_source(config, http) as source:
+        faultpoint.reach("lock:held")
         requests = source.requests(specs, start, end)
         writer = ReplayWriter(folder, source=source.label)
         source.recorder = writer

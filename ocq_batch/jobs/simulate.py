@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ocq_batch.config.model import Config
 from ocq_batch.errors import ConfigError
+from ocq_batch.lock import locked
 from ocq_batch.pull.replay import HEADER, INDEX
 from ocq_batch.sim.event import Event, NearTieError, SimParams, build_event, true_moments
 from ocq_batch.sim.openmetrics import write_openmetrics, write_recorded_openmetrics
@@ -38,11 +40,20 @@ class Simulated:
     seed: int  # the seed of the event written: the one asked for, or the next that plants a near-tie
 
 
-def simulate(params: SimParams, config: Config, folder: Path, formats: list[str], force: bool) -> Simulated:
+def simulate(
+    params: SimParams,
+    config: Config,
+    folder: Path,
+    formats: list[str],
+    force: bool,
+    wait_s: float = 0.0,
+    say: Callable[[str], None] | None = None,
+) -> Simulated:
     """Draw the event of ``params`` and write it into ``folder`` in each of ``formats``.
 
     A non-empty folder is replaced only with ``force``, and only when it holds nothing but
-    what simulate writes.
+    what simulate writes. The folder's lock is held throughout (waiting up to ``wait_s``
+    seconds for another holder; ``say`` is told when it waits).
     """
     if params.participants < 1 or params.clusters < 1 or params.hours <= 0 or params.step_s < 1:
         raise ConfigError("--participants, --clusters, --hours and --step must be positive")
@@ -50,6 +61,11 @@ def simulate(params: SimParams, config: Config, folder: Path, formats: list[str]
     unknown = sorted(set(kinds) - set(FORMATS))
     if unknown:
         raise ConfigError(f"--format {unknown[0]!r} is unknown; use {', '.join(FORMATS)}")
+    with locked([(folder.resolve(), "--out")], wait_s, say):
+        return _write(params, config, folder, kinds, force)
+
+
+def _write(params: SimParams, config: Config, folder: Path, kinds: list[str], force: bool) -> Simulated:
     if folder.exists() and any(folder.iterdir()):
         if not force:
             raise ConfigError(f"--out {folder} is not empty; pass --force to replace it")

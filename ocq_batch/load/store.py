@@ -16,7 +16,8 @@ from pathlib import Path
 
 import duckdb
 
-from ocq_batch.errors import StoreError
+from ocq_batch.errors import OcqError, StoreError
+from ocq_batch.oserror import disk_error
 from ocq_batch.resources import sql_text
 
 SCHEMA_VERSION = 3  # 2: the change log; 3: samples at the times the TSDB stores them (raw)
@@ -42,15 +43,8 @@ def open_store(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection
     """Open (or create) the store at ``path``, check its schema version, define the macros."""
     try:
         con = duckdb.connect(str(path), read_only=read_only)
-    except duckdb.IOException as exc:
-        raise StoreError(
-            f"cannot open store {path}: {str(exc).splitlines()[0]}; "
-            "is another ocq-batch using it? Wait for it or pass another --out"
-        ) from None
     except duckdb.Error as exc:
-        raise StoreError(
-            f"{path} is not a DuckDB store ({str(exc).splitlines()[0]}); pass another --out"
-        ) from None
+        raise _open_error(path, exc) from None
     utc_session(con)
     define_macros(con)
     limit = os.environ.get("OCQ_DUCKDB_MEMORY", MEMORY_LIMIT)
@@ -69,6 +63,22 @@ def open_store(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection
         con.execute(sql_text("load/schema.sql"))
         con.execute("insert into meta values ('schema_version', ?)", [str(SCHEMA_VERSION)])
     return con
+
+
+def _open_error(path: Path, exc: duckdb.Error) -> OcqError:
+    """Why ``path`` cannot be opened, in one line: another program holds it (ocq-batch itself
+    never does: its own lock comes first), an OS error on it, a damaged file, or not a store."""
+    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if "Could not set lock" in first:
+        holder = first.partition("Conflicting lock is held in ")[2].split(". See")[0]
+        return StoreError(
+            f"store {path} is open in another program{f' ({holder})' if holder else ''}; "
+            "close it there (a notebook, the duckdb shell) or pass another --store"
+        )
+    mapped = disk_error(exc, path, store=path)
+    if mapped is not None:
+        return mapped
+    return StoreError(f"{path} is not a DuckDB store ({first}); pass another --out or --store")
 
 
 def _version(con: duckdb.DuckDBPyConnection) -> str | None:

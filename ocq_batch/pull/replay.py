@@ -22,13 +22,16 @@ import gzip
 import hashlib
 import json
 import os
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ocq_batch import faultpoint
 from ocq_batch.durable import fsync_dir
 from ocq_batch.errors import ReplayError, WindowError
+from ocq_batch.oserror import naming
 from ocq_batch.timeutil import from_epoch, iso
 
 FORMAT = "ocq-replay"
@@ -63,8 +66,11 @@ class ReplayWriter:
     """Appends responses to a replay folder (created if missing)."""
 
     def __init__(self, folder: Path, source: str) -> None:
+        """Open ``folder`` for recording; the caller holds its lock (an export's ``--out``, a
+        fetch's folder), so the temporary files of a killed run found there are removed."""
         self.folder = folder
         (folder / "responses").mkdir(parents=True, exist_ok=True)
+        remove_temporaries(folder)
         header = folder / HEADER
         if header.exists():
             _read_header(folder)
@@ -150,18 +156,24 @@ class ReplayWriter:
             return old
         tmp = self.folder / "responses" / f".stream-{os.getpid()}.tmp"
         digest = hashlib.sha256()
-        with (
-            open(tmp, "wb") as raw,
-            gzip.GzipFile("", "wb", COMPRESS_LEVEL, fileobj=raw, mtime=0) as gz,
-        ):
-            for piece in pieces:
-                digest.update(piece)
-                gz.write(piece)
-        entry = self._entry(query, start, end, step, digest.hexdigest(), key, recorded_at)
-        with open(tmp, "rb+") as fh:
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.folder / entry.file)
+        try:
+            with (
+                naming(tmp),
+                open(tmp, "wb") as raw,
+                gzip.GzipFile("", "wb", COMPRESS_LEVEL, fileobj=raw, mtime=0) as gz,
+            ):
+                for piece in pieces:
+                    digest.update(piece)
+                    gz.write(piece)
+            entry = self._entry(query, start, end, step, digest.hexdigest(), key, recorded_at)
+            with open(tmp, "rb+") as fh:
+                fh.flush()
+                os.fsync(fh.fileno())
+            faultpoint.reach("replay:tmp", tmp)
+            os.replace(tmp, self.folder / entry.file)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
         fsync_dir(tmp.parent)
         return self._index(entry)
 
@@ -192,7 +204,7 @@ class ReplayWriter:
         line = json.dumps(entry.__dict__, sort_keys=True) + "\n"
         index = self.folder / INDEX
         created = not index.exists()
-        with open(index, "a", encoding="utf-8") as fh:
+        with naming(index), open(index, "a", encoding="utf-8") as fh:
             fh.write(line)
             fh.flush()
             os.fsync(fh.fileno())
@@ -355,11 +367,40 @@ def _file_name(query: str, start: float, end: float, step: float, sha256: str) -
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    """Write ``path`` whole or not at all, and durably: its bytes, then its name."""
+    """Write ``path`` whole or not at all, and durably: its bytes, then its name. A failure
+    (a full disk, a signal) removes the temporary file; a killed run's is removed by the next
+    writer (:func:`remove_temporaries`)."""
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with naming(path):
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            faultpoint.reach("replay:tmp", tmp)
+            os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     fsync_dir(path.parent)
+
+
+# the temporary names of _atomic_write and add_stream: a file under one is never a recording
+_TEMPORARY = re.compile(r"^\.(.+\.tmp-\d+|stream-\d+\.tmp)$")
+
+
+def remove_temporaries(folder: Path) -> int:
+    """Remove the temporary files a killed recording left in ``folder``; how many there were.
+
+    Only for the holder of the folder's lock (:mod:`ocq_batch.lock`): a live writer's
+    temporary file looks the same.
+    """
+    removed = 0
+    for where in (folder, folder / "responses"):
+        if not where.is_dir():
+            continue
+        for path in where.iterdir():
+            if _TEMPORARY.match(path.name) and path.is_file():
+                path.unlink(missing_ok=True)
+                removed += 1
+    return removed
