@@ -4,7 +4,8 @@
 For events of about 1e5, 1e6, 1e7 and 1e8 samples (3 hours at 30 s, more participants),
 each stage runs in its own process (``benchmarks/stages.py``) and reports wall time and
 peak RSS. Two baselines are measured in the same run: curl downloading the same
-``query_range`` responses to /dev/null (the fetch floor), and a pandas groupby + shift
+requests (instant queries of range selectors for the stored samples, ``query_range`` for
+the expressions) to /dev/null (the fetch floor), and a pandas groupby + shift
 implementation of detection, scoring and ranking (checked to give the same ranking).
 Each size is also exported whole twice (wall time and peak RSS): by one ``ocq-batch
 export`` from its local Prometheus (fetch to archive and report: the end to end), and by one
@@ -39,8 +40,12 @@ sys.path.insert(0, str(REPO))
 from ocq_batch.sim.event import SimParams, build_event  # noqa: E402
 from testbench.prometheus import PromServer, build_tsdb, copy_tsdb  # noqa: E402
 
-# participants for each size: 28 queries x 361 points = 10,108 samples per participant
-SIZES = {"1e5": 8, "1e6": 97, "1e7": 987, "1e8": 9891}
+# participants for each size: the samples the TSDB stores for one participant over 3 hours
+# (raw kube-state-metrics at 5 minutes, recorded series at 30 s, only once they exist) are
+# about 4,850, plus about 8,800 for the event (test accounts, the live board); measured by
+# loading simulated events of 17 and 97 participants (91,272 and 479,312 samples)
+PER_PARTICIPANT, PER_EVENT = 4_850, 8_800
+SIZES = {"1e5": 19, "1e6": 204, "1e7": 2060, "1e8": 20_617}
 PANDAS_MAX = 12_000_000  # the baseline holds every completion sample in memory
 PARSERS_MAX = 12_000_000  # the parser comparison holds every body, and the plain parser every sample
 ROUNDS_MAX = 12_000_000  # above this, two rounds of the fetches at most (each takes 10 to 40 s)
@@ -98,7 +103,7 @@ def bench_size(label: str, work: Path, repeat: int) -> dict[str, Any]:
     from benchmarks.stages import params, window
 
     win = list(window(params(participants, clusters)))
-    expected = participants * 10_108
+    expected = participants * PER_PARTICIPANT + PER_EVENT
     out: dict[str, Any] = {"label": label, "participants": participants, "clusters": clusters}
     print(f"== {label}: {participants} participants, {clusters} clusters", flush=True)
     if not (folder / "replay" / "index.jsonl").exists() or not (folder / "data").exists():

@@ -30,17 +30,16 @@ import pandas as pd
 from ocq_batch.archive.write import SamplesFile, write_files
 from ocq_batch.config.model import DEFAULT, Config, Window
 from ocq_batch.detect.steps import signal_steps, step, write_exclusions, write_params
+from ocq_batch.jobs.export import http_source, loader_for
 from ocq_batch.load import changelog
-from ocq_batch.load.loader import Loader
 from ocq_batch.load.store import open_store
-from ocq_batch.pull.api import chunk_range
+from ocq_batch.pull.api import plan_requests, wire_form
 from ocq_batch.pull.http_options import HttpOptions
 from ocq_batch.pull.parse import parse_response, parse_response_plain
 from ocq_batch.pull.queries import plan_queries
-from ocq_batch.pull.server import HttpSource
 from ocq_batch.pull.source import ReplaySource
 from ocq_batch.resources import sql_text
-from ocq_batch.sim.event import SimParams, build_event
+from ocq_batch.sim.event import NearTieError, SimParams, build_event
 from ocq_batch.sim.openmetrics import write_recorded_openmetrics
 from ocq_batch.sim.replay import write_replay
 
@@ -55,7 +54,7 @@ def params(participants: int, clusters: int) -> SimParams:
         try:
             build_event(p)
             return p
-        except RuntimeError:  # no near-tie at the cut-off with this seed
+        except NearTieError:  # no near-tie at the cut-off with this seed
             continue
     return replace(p, awkward=False)
 
@@ -66,12 +65,21 @@ def window(p: SimParams) -> tuple[float, float]:
     return p.start, p.start + n * p.step_s
 
 
-def config_for(p: SimParams) -> Config:
-    return replace(DEFAULT, step_s=p.step_s)
+def config_for_step() -> Config:
+    """The configuration the stages run with: the expressions' grid at the simulator's step."""
+    return replace(DEFAULT, step_s=STEP_S)
 
 
 def specs() -> list[Any]:
-    return [s for s in plan_queries(DEFAULT) if not s.optional]
+    """Every query an export asks for: the raw selectors (the optional raw kube-state-metrics
+    ones included: the simulator records them) and the expressions."""
+    return plan_queries(DEFAULT)
+
+
+def requests(start: float, end: float) -> list[tuple[str, dict[str, str]]]:
+    """The path and form of every request an export sends over ``[start, end]``, in its order."""
+    plan = plan_requests(specs(), start, end, STEP_S, DEFAULT.chunk_s)
+    return [wire_form(r.spec.query, r.start, r.end, r.step) for r in plan]
 
 
 def _win(a: dict[str, Any]) -> Window:
@@ -117,7 +125,8 @@ def fetch(a: dict[str, Any]) -> dict[str, Any]:
     """Every query through ocq-batch's HTTP source; with ``parse``, each body also parsed."""
     start, end = a["window"]
     n_bytes = samples = 0
-    with HttpSource(HttpOptions(a["url"], compression=a.get("compression", "auto"))) as source:
+    options = HttpOptions(a["url"], compression=a.get("compression", "auto"))
+    with http_source(config_for_step(), options) as source:
         for resp in source.responses(specs(), start, end):
             n_bytes += len(resp.body)
             if a["parse"]:
@@ -138,9 +147,9 @@ def export_phases(a: dict[str, Any]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         con = open_store(Path(tmp) / "store.duckdb")
         clock = time.perf_counter()
-        with HttpSource(HttpOptions(a["url"])) as source:
+        with http_source(DEFAULT, HttpOptions(a["url"])) as source:
             source.recorder = ReplayWriter(Path(tmp) / "replay", source=source.label)
-            Loader(con, "user", "cluster").add_all(source.responses(plan_queries(DEFAULT), start, end))
+            loader_for(con, DEFAULT).add_all(source.responses(plan_queries(DEFAULT), start, end))
         out["fetch + parse + record + load"] = time.perf_counter() - clock
         folder = Path(tmp) / "archive"
         folder.mkdir()
@@ -176,15 +185,10 @@ def curl(a: dict[str, Any]) -> dict[str, Any]:
     """The same POST requests with curl, bodies to /dev/null, as many in flight as ocq-batch."""
     start, end = a["window"]
     lines = []
-    for spec in specs():
-        for lo, hi in chunk_range(start, end, STEP_S):
-            lines += [
-                f'url = "{a["url"]}/api/v1/query_range"',
-                f'data-urlencode = "query={spec.query}"',
-                f'data = "start={lo:.0f}&end={hi:.0f}&step={STEP_S:.0f}"',
-                'output = "/dev/null"',
-                "next",
-            ]
+    for path, form in requests(start, end):
+        lines += [f'url = "{a["url"]}{path}"']
+        lines += [f'data-urlencode = "{key}={_curl_quoted(value)}"' for key, value in form.items()]
+        lines += ['output = "/dev/null"', "next"]
     with tempfile.NamedTemporaryFile("w", suffix=".curl", delete=False) as fh:
         fh.write("\n".join(lines[:-1]) + "\n")
     began = time.perf_counter()
@@ -194,7 +198,12 @@ def curl(a: dict[str, Any]) -> dict[str, Any]:
     )
     seconds = time.perf_counter() - began
     Path(fh.name).unlink()
-    return {"seconds": seconds, "requests": len(lines) // 5}  # five config lines per request
+    return {"seconds": seconds, "requests": lines.count("next") + 1}
+
+
+def _curl_quoted(value: str) -> str:
+    """A value inside a double-quoted string of a curl config file (backslash escapes)."""
+    return value.replace("\\", "\\\\").replace('"', '\\"')
 
 
 def httpx_raw(a: dict[str, Any]) -> dict[str, Any]:
@@ -206,13 +215,12 @@ def httpx_raw(a: dict[str, Any]) -> dict[str, Any]:
     import httpx
 
     start, end = a["window"]
-    tasks = [(spec.query, lo, hi) for spec in specs() for lo, hi in chunk_range(start, end, STEP_S)]
+    tasks = requests(start, end)
     with httpx.Client(headers={"Accept-Encoding": "identity"}) as client:
 
-        def one(task: tuple[str, float, float]) -> int:
-            query, lo, hi = task
-            form = {"query": query, "start": f"{lo:.0f}", "end": f"{hi:.0f}", "step": f"{STEP_S:.0f}"}
-            response = client.post(f"{a['url']}/api/v1/query_range", data=form)
+        def one(task: tuple[str, dict[str, str]]) -> int:
+            path, form = task
+            response = client.post(f"{a['url']}{path}", data=form)
             response.raise_for_status()
             return len(response.content)
 
@@ -248,7 +256,8 @@ def load(a: dict[str, Any]) -> dict[str, Any]:
     for name in ("from_batch", "append", "rebuild"):
         setattr(changelog, name, timed(getattr(changelog, name)))
     source = ReplaySource(Path(a["replay"]))
-    loader = Loader(con, "user", "cluster", fast=a["fast"])
+    loader = loader_for(con, DEFAULT)
+    loader.fast = a["fast"]
     stats = loader.add_all(source.responses(specs(), start, end))
     con.close()
     return {"samples": stats.samples_added, "changelog_seconds": spent[0]}
@@ -262,9 +271,14 @@ def _steps(con: duckdb.DuckDBPyConnection, names: list[str]) -> None:
 
 
 def _detect_steps(con: duckdb.DuckDBPyConnection, from_samples: bool) -> list[str]:
-    """Steps 01 to 04 as ``run_pipeline`` picks them (from the change log, or the samples)."""
+    """Steps 01 to 05 as ``run_pipeline`` picks them (from the change log, or the samples)."""
     first = step("01_participants", from_samples)
-    return [first, *signal_steps(con, DEFAULT.signal, from_samples), step("05_completions")]
+    return [
+        first,
+        step("02_intervals"),
+        *signal_steps(con, DEFAULT.signal, from_samples),
+        step("05_completions"),
+    ]
 
 
 def _sql_stage(
@@ -275,7 +289,7 @@ def _sql_stage(
     def run(a: dict[str, Any]) -> dict[str, Any]:
         con = open_store(Path(a["store"]))
         if detect:
-            write_params(con, replace(DEFAULT, step_s=STEP_S), _win(a))
+            write_params(con, config_for_step(), _win(a))
         _steps(con, _detect_steps(con, from_samples) if detect else names or [])
         con.close()
         return {}
@@ -299,7 +313,7 @@ def detect_score_rank(a: dict[str, Any]) -> dict[str, Any]:
     for _ in range(a.get("repeat", 3)):
         began = time.perf_counter()
         con.execute("begin transaction")
-        write_params(con, replace(DEFAULT, step_s=STEP_S), _win(a))
+        write_params(con, config_for_step(), _win(a))
         _steps(con, [*_detect_steps(con, False), step("06_scores"), step("07_ranking")])
         con.execute("commit")
         best = min(best, time.perf_counter() - began)
@@ -315,7 +329,7 @@ def audit(a: dict[str, Any]) -> dict[str, Any]:
     except ImportError as exc:
         return {"skipped": f"no audit step ({exc})"}
     con = open_store(Path(a["store"]))
-    config = replace(DEFAULT, step_s=STEP_S)
+    config = config_for_step()
     run_pipeline(con, config, _win(a))  # the audit's inputs (e.g. the other signal): not timed
     began = time.perf_counter()
     try:
@@ -329,7 +343,7 @@ def archive(a: dict[str, Any]) -> dict[str, Any]:
     con = open_store(Path(a["store"]))
     folder = Path(a["out"])
     folder.mkdir(parents=True, exist_ok=True)
-    files = write_files(con, folder, replace(DEFAULT, step_s=STEP_S))
+    files = write_files(con, folder, config_for_step())
     con.close()
     return {"files": {k: v["sha256"][:12] for k, v in files.items()}}
 

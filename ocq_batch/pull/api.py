@@ -101,6 +101,20 @@ def range_selector(query: str, start: float, end: float) -> str:
     return f"{query}[{round((end - start) * 1000)}ms]"
 
 
+def num(x: float) -> str:
+    """A number as Prometheus reads it: ``1700000000`` on whole seconds, else the float."""
+    return str(int(x)) if float(x).is_integer() else repr(float(x))
+
+
+def wire_form(query: str, start: float, end: float, step: float) -> tuple[str, dict[str, str]]:
+    """The HTTP API path and form of one request (Thanos' parameters aside): for ``step ==
+    RAW`` an instant query of the range selector at ``end``, else a ``query_range``. The client
+    sends these; the benchmarks' curl and httpx baselines send the very same."""
+    if step == RAW:
+        return "/api/v1/query", {"query": range_selector(query, start, end), "time": num(end)}
+    return "/api/v1/query_range", {"query": query, "start": num(start), "end": num(end), "step": num(step)}
+
+
 def check_compression(compression: str) -> str:
     """``compression`` when it is one of :data:`COMPRESSIONS`; ConfigError naming it otherwise."""
     if compression not in COMPRESSIONS:

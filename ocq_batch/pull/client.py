@@ -30,17 +30,12 @@ import httpx
 from ocq_batch import __version__
 from ocq_batch.closing import Closing
 from ocq_batch.errors import ChunkTooLargeError, ConfigError, SourceError, TransientError
-from ocq_batch.pull.api import check_body, check_compression, error_text, range_selector, retry_after
+from ocq_batch.pull.api import RAW, check_body, check_compression, error_text, num, retry_after, wire_form
 from ocq_batch.pull.http_options import HttpOptions, redact_url
 from ocq_batch.pull.scan import Scanned
 
 log = logging.getLogger(__name__)
 _insecure_warned = False
-
-
-def _num(x: float) -> str:
-    """A number as Prometheus reads it: ``1700000000`` on whole seconds, else the float."""
-    return str(int(x)) if float(x).is_integer() else repr(float(x))
 
 
 def _read_env_secret(name: str, what: str) -> str:
@@ -193,8 +188,8 @@ class PromClient(Closing):
     ) -> tuple[bytes, list[str], Scanned | None]:
         """Like :meth:`query_range`, also returning the body's warnings as ``"query: warning"``
         and the body as scanned when it was checked (None: the loader parses it)."""
-        form = {"query": query, "start": _num(start), "end": _num(end), "step": _num(step), **self._thanos()}
-        return self._request("/api/v1/query_range", form, query, frozenset({"matrix"}), cancel)
+        path, form = wire_form(query, start, end, step)
+        return self._request(path, {**form, **self._thanos()}, query, frozenset({"matrix"}), cancel)
 
     def fetch_raw(
         self, query: str, start: float, end: float, cancel: threading.Event | None = None
@@ -202,12 +197,12 @@ class PromClient(Closing):
         """The stored samples of ``query`` (a plain selector) in ``(start, end]``: an instant
         query of the range selector at ``end``; a matrix, checked as :meth:`fetch_range`'s.
         Raises ChunkTooLargeError when the server refuses to load that many samples at once."""
-        form = {"query": range_selector(query, start, end), "time": _num(end), **self._thanos()}
-        return self._request("/api/v1/query", form, query, frozenset({"matrix"}), cancel)
+        path, form = wire_form(query, start, end, RAW)
+        return self._request(path, {**form, **self._thanos()}, query, frozenset({"matrix"}), cancel)
 
     def query(self, query: str, time: float) -> bytes:
         """The raw body of an instant query at ``time`` (unix s); a vector or a scalar."""
-        form = {"query": query, "time": _num(time), **self._thanos()}
+        form = {"query": query, "time": num(time), **self._thanos()}
         body, warnings, _ = self._request("/api/v1/query", form, query, frozenset({"vector", "scalar"}), None)
         with self._lock:
             self.warnings.extend(warnings)
