@@ -28,7 +28,7 @@ def _folder(name: str) -> Traversable:
 
 @cache
 def sql_text(name: str) -> str:
-    """The text of one SQL file, by its path under ``sql/`` (e.g. ``detect/05_scores.sql``)."""
+    """The text of one SQL file, by its path under ``sql/`` (e.g. ``detect/06_scores.sql``)."""
     return _folder("sql").joinpath(*name.split("/")).read_text(encoding="utf-8")
 
 

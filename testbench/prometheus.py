@@ -100,6 +100,13 @@ class PromServer(Closing):
             raise BenchError("the Prometheus server is not running; call start() first")
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def pid(self) -> int:
+        """The server's process id (the benchmarks read its CPU time from /proc)."""
+        if self._proc is None:
+            raise BenchError("the Prometheus server is not running; call start() first")
+        return self._proc.pid
+
     def start(self, data_dir: Path, *flags: str) -> PromServer:
         """Start on a free port and wait until ``/-/ready`` answers 200; ``flags`` are passed on
         (e.g. ``--query.max-samples=2000``)."""

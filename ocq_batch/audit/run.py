@@ -1,6 +1,6 @@
 """The audit: findings, live board vs batch, and whether the prize cut-off is decidable.
 
-Runs the SQL steps of ``sql/audit/`` (08 score bounds, 09 findings, 10 live board) over the
+Runs the SQL steps of ``sql/audit/`` (09 score bounds, 10 findings, 11 live board) over the
 projections of a scoring run, then adds the findings that need the whole ranking at once
 (the cut-off, see :mod:`ocq_batch.audit.verdict`; prizes the live board gave otherwise).
 Everything is a projection: rebuilt from the samples on every run.

@@ -1,7 +1,7 @@
 """The verdict: is the prize cut-off decidable at the data's resolution, and what to do if not.
 
 A participant's final score lies in ``[score_min, score_max]`` (the robustness table, SQL
-step 08). The top N is decided when every participant inside it scores more, in every
+step 09). The top N is decided when every participant inside it scores more, in every
 case the data allows, than everyone outside it, and no shared rank straddles the cut-off.
 
 When it is not, the verdict says which places are *contested* (a participant whose interval

@@ -44,7 +44,12 @@ def simulate(
         float, typer.Option(help="Hours of data from 13:00Z. Example: --hours 3", metavar="HOURS")
     ] = 3.0,
     step: Annotated[
-        str, typer.Option(help="Sample step of the recorded series. Example: --step 30s", metavar="DURATION")
+        str,
+        typer.Option(
+            help="Evaluation interval of the hub's recording rules: the completion series' sample "
+            "interval (components arrive every --collect-interval). Example: --step 30s",
+            metavar="DURATION",
+        ),
     ] = "30s",
     collect_interval: Annotated[
         str,

@@ -97,7 +97,7 @@ def write_exclusions(con: duckdb.DuckDBPyConnection, patterns: tuple[str, ...]) 
 
 
 def signal_steps(con: duckdb.DuckDBPyConnection, signal: str, from_samples: bool = False) -> list[str]:
-    """The SQL files of steps 02 and 03 for ``signal``: from the change log when it applies."""
+    """The SQL files of steps 03 and 04 for ``signal``: from the change log when it applies."""
     shared = con.execute(sql_text("detect/shared_completion_keys.sql")).fetchall()[0][0]
     reference = from_samples or signal != "recorded" or bool(shared)
     return [step(name, reference) for name in SIGNAL_STEPS]
@@ -112,7 +112,7 @@ def run_pipeline(
 ) -> None:
     """Rebuild every projection from the stored samples for ``config`` and ``window``.
 
-    With ``alt_signal``, steps 02 to 04 also run once with the other signal (recorded vs
+    With ``alt_signal``, steps 03 to 05 also run once with the other signal (recorded vs
     components) into ``signal_keys_alt``, ``transitions_alt`` and ``completions_alt``, for
     the audit to compare; the scoring uses the configured one. ``from_samples`` computes
     every step from the samples instead of the change log (same tables; slower).

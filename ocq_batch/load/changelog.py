@@ -16,7 +16,7 @@ change between consecutive known samples, follows from chunks and changes alone:
 first known sample is compared with the previous chunk's last. When a response overlaps
 stored data, the loader deduplicates it against the samples and :func:`rebuild` derives the
 affected series again from all their stored samples, as one chunk each (``fetch_id`` null).
-The numbered SQL steps read this log; ``sql/samples/`` holds the same steps computed from
+The numbered SQL steps read this log; ``sql/detect/samples/`` holds the same steps computed from
 the samples, the reference the tests compare them with.
 """
 

@@ -3,8 +3,9 @@
 The simulator first draws the *truth*: when each participant's database, pipeline
 and service became ready in each environment. It then *observes* that truth the way
 the hub saw it: component values are forwarded every ``collect_s`` seconds (per
-cluster, with a per-cluster phase), the completion rule ANDs the forwarded values,
-and ``query_range`` samples everything on a ``step_s`` grid. Gaps drop samples.
+cluster, with a per-cluster phase) and stored at those times, and the hub's ruler,
+evaluated every ``step_s`` seconds, ANDs the forwarded values into the completion series
+(:class:`Observer`). Gaps drop samples.
 
 The awkward cases of a real event are planted on purpose and listed in
 :attr:`Event.cases`, so tests can check that each is handled.

@@ -6,7 +6,7 @@
 -- evidence, not participation). Exclusions (test accounts) are applied after this step.
 -- Read from the change log: a chunk inside the window gives its count and span as stored;
 -- only a chunk that crosses an edge of the window is counted from its samples.
--- sql/samples/01_participants.sql computes the same table from every sample.
+-- sql/detect/samples/01_participants.sql computes the same table from every sample.
 create or replace table users_seen as
 with p as (
     select * from run_params

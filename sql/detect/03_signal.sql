@@ -2,16 +2,16 @@
 -- grain: signal_keys: user, exercise, env, cluster
 -- signal_edges: where the completion state of each (user, exercise, env, cluster) is set or
 -- changes inside the window [from_ts, to_ts], read from the change log (the 'recorded'
--- signal; ocq_batch/pipeline.py runs sql/samples/ for the other one).
+-- signal; ocq_batch/detect/steps.py runs sql/detect/samples/ for the other one).
 -- Grain: (user, exercise, env, cluster, ts). One is_window_start row per key with data: the
 -- first known sample in the window and its state (prev_* null). Every other row is a change
 -- between consecutive known samples (state <> prev_state), prev_ts the known sample before.
 -- Invariants: state in (0, 1); NaN, Inf and missing samples are gaps, never 0: they widen
 -- (prev_ts, ts] and never change the state. Series without env count for every environment.
 -- signal_keys: one row per (user, exercise, env, cluster) with a known sample in the window.
--- sql/samples/03_signal.sql and 04_transitions.sql give the same from every sample.
-drop table if exists signal;  -- the sample-level projection of sql/samples/03_signal.sql
--- signal_edges only feeds step 03, in the same run: a temporary table, never written to the
+-- sql/detect/samples/03_signal.sql and 04_transitions.sql give the same from every sample.
+drop table if exists signal;  -- the sample-level projection of sql/detect/samples/03_signal.sql
+-- signal_edges only feeds step 04, in the same run: a temporary table, never written to the
 -- store's log (a stored one, from an earlier version, goes)
 drop table if exists main.signal_edges;
 

@@ -4,7 +4,7 @@
 -- samples, plus a row with from_value null when the first known sample in the window is 1.
 -- prev_ts is the previous known sample (null at window start): the true moment of the
 -- change lies in (prev_ts, ts]. Gaps widen that interval; they never create transitions.
--- Read from signal_edges (step 02); sql/samples/04_transitions.sql derives it from signal.
+-- Read from signal_edges (step 03); sql/detect/samples/04_transitions.sql derives it from signal.
 create or replace table transitions as
 select
     user, exercise, env, cluster, ts, prev_ts,

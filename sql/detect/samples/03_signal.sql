@@ -1,7 +1,7 @@
 -- grain: signal: key_id, ts
 -- grain: signal_keys: user, exercise, env, cluster
 -- signal: one row per (user, exercise, env, cluster, ts) where the completion state is known,
--- computed from every sample: the reference for sql/03_signal.sql, and the only way to the
+-- computed from every sample: the reference for sql/detect/03_signal.sql, and the only way to the
 -- 'components' signal (an AND across series at one instant, which the change log cannot give).
 -- Grain: a numeric sample of the configured signal inside the window. key_id numbers the
 -- (user, exercise, env, cluster) keys in their sort order, so the heavy work groups integers.
@@ -9,7 +9,7 @@
 -- 'recorded' reads the completion series; 'components' is the AND of the exercise's
 -- component series at the same timestamp (all must be present). Series without env
 -- (the dev-only pipeline) count for every environment, as in the live rules.
-drop table if exists signal_edges;  -- the change-log projection of sql/03_signal.sql
+drop table if exists signal_edges;  -- the change-log projection of sql/detect/03_signal.sql
 
 create or replace table signal as
 with p as (

@@ -4,7 +4,7 @@
 -- samples, plus a row with from_value null when the first known sample in the window is 1.
 -- prev_ts is the previous known sample (null at window start): the true moment of the
 -- change lies in (prev_ts, ts]. Gaps widen that interval; they never create transitions.
--- From every sample (signal, sql/samples/03_signal.sql); sql/04_transitions.sql gives the same.
+-- From every sample (signal, sql/detect/samples/03_signal.sql); sql/detect/04_transitions.sql gives the same.
 create or replace table transitions as
 with ordered as (
     select
