@@ -57,6 +57,23 @@ def series(values: Sequence[float], start_min: float = -5, step_s: float = 60) -
     return [(T0 + start_min * 60 + i * step_s, v) for i, v in enumerate(values) if v is not None]
 
 
+def full(user: str, cluster: str, at: tuple[float, float, float]) -> dict:
+    """A participant who completes hero, villain and fight in prod at ``at`` minutes after T0."""
+    return {
+        f"completion/{ex}/prod": {(user, cluster): steps(m, step_s=30)}
+        for ex, m in zip(("hero", "villain", "fight"), at, strict=True)
+    }
+
+
+def merge(*parts: dict) -> dict:
+    """The series of several participants as one event's data."""
+    out: dict = {}
+    for part in parts:
+        for key, by_user in part.items():
+            out.setdefault(key, {}).update(by_user)
+    return out
+
+
 @dataclass
 class MiniEvent:
     """Series per query key ('completion/hero/prod' ...) as {(user, cluster): points}."""

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from conftest import T0, MiniEvent, minutes, run_cli, series, steps
+from conftest import T0, MiniEvent, full, merge, minutes, run_cli, series, steps
 
 from ocq_batch.archive.reload import CARRIED
 from ocq_batch.audit.run import run_audit
@@ -27,21 +27,6 @@ def checks(result, user=None) -> set[str]:
     if user is not None:
         f = f[f.user == user]
     return set(f["check"])
-
-
-def full(user: str, cluster: str, at: tuple[float, float, float]) -> dict:
-    return {
-        f"completion/{ex}/prod": {(user, cluster): steps(m, step_s=30)}
-        for ex, m in zip(("hero", "villain", "fight"), at, strict=True)
-    }
-
-
-def merge(*parts: dict) -> dict:
-    out: dict = {}
-    for part in parts:
-        for key, by_user in part.items():
-            out.setdefault(key, {}).update(by_user)
-    return out
 
 
 def test_clean_event_has_no_warning(run_event) -> None:

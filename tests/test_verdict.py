@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from conftest import MiniEvent, run_cli, series, steps
+from conftest import MiniEvent, full, merge, run_cli, series, steps
 
 from ocq_batch.audit.run import run_audit
 from ocq_batch.audit.verdict import _decided_tops, decide_cutoff
@@ -82,29 +82,14 @@ def test_top_larger_than_the_field_says_so() -> None:
 NO_COLLECT = replace(DEFAULT, audit=replace(Audit(), collect_interval_s=0.0))
 
 
-def full(user: str, at: tuple[float, float, float], cluster: str = "t1") -> dict:
-    return {
-        f"completion/{ex}/prod": {(user, cluster): steps(m, step_s=30)}
-        for ex, m in zip(("hero", "villain", "fight"), at, strict=True)
-    }
-
-
-def merge(*parts: dict) -> dict:
-    out: dict = {}
-    for part in parts:
-        for key, by_user in part.items():
-            out.setdefault(key, {}).update(by_user)
-    return out
-
-
 def test_hand_made_event_with_a_known_contested_set(run_event) -> None:
     """amy and ben are 0.8 points apart at rank 2 and 3 (contested under a 5-minute collection
     interval), cid and dee far below: the top 2 is contested, the top 1 and top 3 are decided."""
     data = merge(
-        full("amy", (40, 70, 100)),
-        full("ben", (50, 80, 120)),
-        full("cid", (50, 80, 122)),
-        full("dee", (80, 120, 145)),
+        full("amy", "t1", (40, 70, 100)),
+        full("ben", "t1", (50, 80, 120)),
+        full("cid", "t1", (50, 80, 122)),
+        full("dee", "t1", (80, 120, 145)),
     )
     config = replace(DEFAULT, top=2)
     con = run_event(MiniEvent(data, config), config=config, step=30)
@@ -124,12 +109,12 @@ def test_hand_made_event_with_a_known_contested_set(run_event) -> None:
 def test_unbounded_and_wide_winners_are_errors_named_in_the_verdict(run_event) -> None:
     gap = [0.0] * 120 + [None] * 80 + [1.0] * 112  # no sample from 55 to 95 minutes: villain's gap
     data = merge(
-        full("old", (0, 70, 100)),
-        full("ann", (45, 80, 120)),
-        full("bob", (50, 80, 120)),
-        full("cat", (52, 85, 125)),
+        full("old", "t1", (0, 70, 100)),
+        full("ann", "t1", (45, 80, 120)),
+        full("bob", "t1", (50, 80, 120)),
+        full("cat", "t1", (52, 85, 125)),
         {"completion/villain/prod": {("ann", "t1"): series(gap, start_min=-5, step_s=30)}},
-        full("zed", (90, 130, 148)),
+        full("zed", "t1", (90, 130, 148)),
     )
     data["completion/hero/prod"][("old", "t1")] = steps(-10, step_s=30, start_min=0)  # 1 from the start
     config = replace(NO_COLLECT, top=4)

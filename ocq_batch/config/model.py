@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any
 
@@ -54,6 +54,10 @@ class Queries:
     raw_pipeline: str = 'kube_pod_status_phase{pod=~".+-{exercise}-run-.+-resync-pod",phase="Succeeded"}'
     namespace_label: str = "namespace"
     namespace_user: str = "^(.+)-workshop-[^-]+$"  # a regex whose first group is the user
+
+
+# the [queries] keys, in the order of the class (a config file's keys are the field names)
+QUERY_KEYS = tuple(f.name for f in fields(Queries))
 
 
 @dataclass(frozen=True)

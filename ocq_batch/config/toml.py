@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ocq_batch.config.model import COMPONENTS, DEFAULT, MODELS, SIGNALS, Config, Exercise, Window
+from ocq_batch.config.model import COMPONENTS, DEFAULT, MODELS, QUERY_KEYS, SIGNALS, Config, Exercise, Window
 from ocq_batch.errors import ConfigError
 from ocq_batch.timeutil import iso, parse_duration, parse_instant, plus, zone
 
@@ -32,20 +32,7 @@ _KEYS: dict[str, set[str]] = {
         "component_lag",
         "fast_factor",
     },
-    "queries": {
-        "completion",
-        "service",
-        "database",
-        "pipeline",
-        "participants",
-        "user_label",
-        "cluster_label",
-        "raw_service",
-        "raw_database",
-        "raw_pipeline",
-        "namespace_label",
-        "namespace_user",
-    },
+    "queries": set(QUERY_KEYS),
 }
 _EXERCISE_KEYS = {"name", "base", "expected", "penalty", "components"}
 # {exercise} and {env}; a PromQL matcher ({label="value"}) holds an operator, never a bare name

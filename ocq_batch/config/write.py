@@ -14,7 +14,7 @@ import json
 import textwrap
 from typing import Any
 
-from ocq_batch.config.model import COMPONENTS, MODELS, SIGNALS, Config
+from ocq_batch.config.model import COMPONENTS, MODELS, QUERY_KEYS, SIGNALS, Config
 from ocq_batch.timeutil import format_duration, iso
 
 # (table, key, what the comment says); the order of the file
@@ -107,23 +107,7 @@ def _tables(config: Config) -> list[tuple[str, list[tuple[str, Any]]]]:
         ),
         (
             "queries",
-            [
-                (key, getattr(q, key))
-                for key in (
-                    "completion",
-                    "service",
-                    "database",
-                    "pipeline",
-                    "participants",
-                    "user_label",
-                    "cluster_label",
-                    "raw_service",
-                    "raw_database",
-                    "raw_pipeline",
-                    "namespace_label",
-                    "namespace_user",
-                )
-            ],
+            [(key, getattr(q, key)) for key in QUERY_KEYS],
         ),
         (
             "audit",
