@@ -87,7 +87,13 @@ def deferred() -> Iterator[None]:
 
 
 def hold() -> None:
-    """The command is done: SIGINT and SIGTERM wait (for ever) from now on, so that one arriving
-    while the process exits cannot turn a finished run into a killed one."""
+    """The command is done: SIGINT and SIGTERM are ignored from now on, so that one arriving
+    while the process exits cannot turn a finished run into a killed one.
+
+    Ignored process-wide, not only blocked in the main thread: a signal is delivered to any
+    thread that does not block it (DuckDB's and Arrow's workers live until the process
+    ends), and the interpreter's finalisation puts the default action back for a handler
+    it installed, but leaves an ignored signal ignored."""
     if threading.current_thread() is threading.main_thread():
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_IGN)
