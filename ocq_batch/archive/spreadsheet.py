@@ -8,6 +8,12 @@ the cluster(s) that counted. Times are in the event's time zone: with their offs
 CSV, as that zone's wall-clock time in the XLSX (the zone is in the column header). A
 spreadsheet keeps 15 significant digits of a number, as Excel does: ``score_exact`` in the
 XLSX is exact to that precision, in the CSV to the last bit.
+
+Names are data, never formulas (OWASP's CSV injection guidance): a text cell that starts with
+``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a leading single quote in the CSV
+(:func:`formula_safe`); in the XLSX it is stored as a string with Excel's quote prefix, so
+the cell shows the name as written and editing it does not turn it into a formula. Numbers,
+negative ones too, stay numbers.
 """
 
 from __future__ import annotations
@@ -26,6 +32,21 @@ from ocq_batch.errors import ConfigError
 from ocq_batch.resources import sql_text
 from ocq_batch.rows import Rows, python_values
 from ocq_batch.timeutil import zone
+
+# what makes a spreadsheet read a cell as a formula (OWASP: CSV injection)
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def is_formula_like(text: str) -> bool:
+    """Whether a spreadsheet would read ``text`` as a formula (or strip its first character)."""
+    return text.startswith(FORMULA_STARTS)
+
+
+def formula_safe(text: str) -> str:
+    """``text`` as a CSV cell no spreadsheet evaluates: a leading single quote when it starts
+    like a formula, else unchanged."""
+    return "'" + text if is_formula_like(text) else text
+
 
 XLSX_HINT = "--xlsx needs openpyxl, an optional extra: pip install 'ocq-batch[xlsx]'"
 
@@ -87,7 +108,8 @@ def ranking_sheet(
 
 
 def write_csv(path: Path, header: list[str], rows: list[list[Any]], config: Config) -> None:
-    """ranking.csv: strings quoted, numbers plain, booleans true/false, times ISO with the offset."""
+    """ranking.csv: strings quoted (and :func:`formula_safe`), numbers plain, booleans
+    true/false, times ISO with the offset."""
     tz = zone(config.timezone)
 
     def cell(v: Any) -> Any:
@@ -95,6 +117,8 @@ def write_csv(path: Path, header: list[str], rows: list[list[Any]], config: Conf
             return "true" if v else "false"
         if isinstance(v, datetime):
             return v.astimezone(tz).isoformat()
+        if isinstance(v, str):
+            return formula_safe(v)
         return "" if v is None else v
 
     with open(path, "w", encoding="utf-8", newline="") as fh:
@@ -119,6 +143,9 @@ def write_xlsx(path: Path, header: list[str], rows: list[list[Any]], config: Con
     contested = header.index("contested")
     for row in rows:
         sheet.append([v.astimezone(tz).replace(tzinfo=None) if isinstance(v, datetime) else v for v in row])
+        for cell, v in zip(sheet[sheet.max_row], row, strict=True):
+            if isinstance(v, str) and is_formula_like(v):  # openpyxl reads "=..." as a formula
+                cell.value, cell.data_type, cell.quotePrefix = v, "s", True
         if row[contested]:
             for cell in sheet[sheet.max_row]:
                 cell.fill = shade

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from ocq_batch.cli.options import ArchiveOpt, RunOptions, command, say, with_run_options
 from ocq_batch.report.terminal import findings_table, out, print_verdict, progress_bar
@@ -48,11 +47,11 @@ def audit(
     checks = sorted(by_check.items(), key=lambda kv: (order.get(kv[0][0], 3), kv[0][1]))
     out.print(
         f"\n{counts['error']} error(s), {counts['warning']} warning(s), {counts['info']} note(s) in "
-        f"{escape(where)}: " + ", ".join(f"{check} {n}" for (_sev, check), n in checks)
+        f"{where}: " + ", ".join(f"{check} {n}" for (_sev, check), n in checks)
     )
     if not show_info and counts["info"]:
         out.print("(--info lists the notes too)")
     for sentence in result.live_summary():
-        out.print(f"live board: {escape(sentence)}")
+        out.print(f"live board: {sentence}")
     print_verdict(result)
     raise typer.Exit(verdict_exit_code(result))

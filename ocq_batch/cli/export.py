@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from ocq_batch.cli.options import RunOptions, command, say, with_run_options
 from ocq_batch.report.terminal import err, out, print_ranking, print_verdict, progress_bar
@@ -56,14 +55,14 @@ def export(
     stats = result.stats
     out.print(
         f"{result.participants} participants ranked ({len(result.excluded)} excluded: "
-        f"{escape(', '.join(result.excluded)) or 'none'}); {stats.samples_added} new samples, "
+        f"{', '.join(result.excluded) or 'none'}); {stats.samples_added} new samples, "
         f"{stats.responses_skipped}/{stats.responses} responses already in the store"
     )
-    out.print(f"archive: {escape(str(result.out))} (manifest.json, {len(result.manifest['files'])} files)")
-    out.print(f"store:   {escape(str(result.store))}")
+    out.print(f"archive: {result.out} (manifest.json, {len(result.manifest['files'])} files)")
+    out.print(f"store:   {result.store}")
     print_verdict(result.audit)
     out.print(
-        f"see {escape(str(result.out / 'report.html'))} (the ceremony: ceremony.html), or run "
+        f"see {result.out / 'report.html'} (the ceremony: ceremony.html), or run "
         "'ocq-batch verify --archive' on it"
     )
     if stats.warnings:

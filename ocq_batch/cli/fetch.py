@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from ocq_batch.cli.options import (
     ConfigOpt,
@@ -74,9 +73,9 @@ def fetch(
     with progress_bar(not quiet) as bar:
         result = run_fetch(config, window, options, out_dir, progress=bar, wait_s=wait_s, say=say)
     out.print(
-        f"recorded {result.requests - result.already_recorded} chunk(s) from {escape(result.label)} "
-        f"into {escape(str(result.folder))} ({result.already_recorded} were already there; "
+        f"recorded {result.requests - result.already_recorded} chunk(s) from {result.label} "
+        f"into {result.folder} ({result.already_recorded} were already there; "
         f"{result.requests} in all)"
     )
     for warning in result.warnings:
-        err.print(f"warning: {escape(warning)}", markup=False)
+        err.print(f"warning: {warning}")

@@ -20,13 +20,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, get_type_hints
 
 import typer
-from rich.markup import escape
 
 from ocq_batch import signals
 from ocq_batch.errors import ConfigError
 from ocq_batch.oserror import disk_error
 from ocq_batch.pull.http_options import HttpOptions
-from ocq_batch.report.terminal import err
+from ocq_batch.report.terminal import err, styled
 from ocq_batch.timeutil import parse_duration
 
 if TYPE_CHECKING:
@@ -152,7 +151,7 @@ def wait_seconds(text: str | None) -> float:
 
 def say(text: str) -> None:
     """One line on stderr for the user (a wait for a lock, a dead run's lock taken over)."""
-    err.print(text, markup=False, highlight=False)
+    err.print(text)
 
 
 @contextmanager
@@ -172,7 +171,7 @@ def guard() -> Iterator[None]:
         mapped = disk_error(exc) if isinstance(exc, Exception) else None
         if mapped is None:
             raise
-        err.print(f"[bold red]error:[/] {escape(str(mapped))}", markup=True, highlight=False)
+        err.print(styled(("error:", "bold red"), " ", str(mapped)))
         raise typer.Exit(1) from None
 
 

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from ocq_batch.cli.options import ConfigOpt, WaitOpt, command, say, wait_seconds
 from ocq_batch.errors import ConfigError
@@ -114,7 +113,7 @@ def simulate(
             f"used seed {done.seed} instead (--seed {done.seed} gives this same event)"
         )
     out.print(
-        f"wrote {' and '.join(done.written)} for {len(done.event.truths)} users to {escape(str(out_dir))} "
+        f"wrote {' and '.join(done.written)} for {len(done.event.truths)} users to {out_dir} "
         f"(seed {done.seed})"
     )
     for case, users in sorted(done.event.cases.items()):

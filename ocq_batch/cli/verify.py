@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from ocq_batch.cli.options import ArchiveOpt, RunOptions, command, say, with_run_options
-from ocq_batch.report.terminal import out, print_card, print_verdict, progress_bar
+from ocq_batch.report.terminal import out, print_card, print_verdict, progress_bar, styled
 
 
 @command
@@ -48,9 +47,9 @@ def verify(
     for card in cards:
         print_card(card, config)
     what = "participant(s)" if users else "winner(s)"
-    out.print(f"\n{len(cards)} {what} checked in {escape(done.where)}")
+    out.print(f"\n{len(cards)} {what} checked in {done.where}")
     print_verdict(result)
     errors = result.errors_touching_top()
     if errors:
-        out.print(f"[bold red]{len(errors)} error finding(s) touch the top {config.top}[/]")
+        out.print(styled((f"{len(errors)} error finding(s) touch the top {config.top}", "bold red")))
     raise typer.Exit(verdict_exit_code(result))

@@ -3,7 +3,10 @@
 Text wraps at word boundaries at the console's width (``COLUMNS``, or the terminal's): a
 table's names, ranks, numbers and times never break (``no_wrap``), its sentences wrap
 between words. Errors on stderr stay one line when stderr is not a terminal, so scripts can
-read them; on a terminal they wrap like the rest. Only the consoles are made at import:
+read them; on a terminal they wrap like the rest. Names and labels are data: the consoles
+read no markup and no emoji codes (a user named ``[bold red]x[/]`` or ``:smile:`` prints as
+written), and style is given as :class:`~rich.text.Text` (:func:`styled`), never as markup
+around a value. Only the consoles are made at import:
 the tables and progress bars are imported when drawn, so ``--help`` stays light.
 """
 
@@ -28,12 +31,20 @@ if TYPE_CHECKING:
     from ocq_batch.config.model import Config
     from ocq_batch.rows import Rows
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+out = Console(highlight=False, markup=False, emoji=False)
+err = Console(stderr=True, highlight=False, markup=False, emoji=False)
 err.soft_wrap = not err.is_terminal  # one line per message for a script reading stderr
 
 AROUND = 3  # places shown after the prize and the contested range, without --all
 MARKS = "★ prize winner · ? contested: the score interval overlaps someone's across the cut-off"
+
+
+def styled(*parts: str | tuple[str, str]) -> Any:
+    """One line as a :class:`~rich.text.Text`: each part a plain string, or ``(text, style)``;
+    the text is never read as markup."""
+    from rich.text import Text
+
+    return Text.assemble(*parts)
 
 
 class RichProgress:
@@ -90,7 +101,7 @@ def progress_columns() -> tuple[Any, ...]:
             return Text(f"ETA {shown.plain}", style="progress.remaining")
 
     return (
-        TextColumn("{task.description:<16}"),
+        TextColumn("{task.description:<16}", markup=False),
         BarColumn(bar_width=24),
         MofNCompleteColumn(),
         BytesColumn(),
@@ -215,15 +226,13 @@ VERDICT_STYLE = {"contested": "red", "advice": "bold", "error": "red"}
 
 def print_verdict(result: AuditResult) -> None:
     """The verdict: its sentence, who is contested, what to do, the errors touching the top N."""
-    from rich.markup import escape
-
     for kind, text in result.verdict_lines():
         if kind == "headline":
             style = "bold green" if result.clean else "bold red"
-            out.print(f"[{style}]verdict:[/] {escape(text)}")
+            out.print(styled(("verdict:", style), " ", text))
         else:
             label = "error: " if kind == "error" else ""
-            out.print(f"[{VERDICT_STYLE[kind]}]{label}{escape(text)}[/]")
+            out.print(styled((label + text, VERDICT_STYLE[kind])))
 
 
 def print_card(card: Card, config: Config) -> None:
