@@ -24,6 +24,11 @@ def audit(
     is decidable at the data's resolution: if not, which places are contested and which top N
     is decided instead. Takes the options of export, or --archive.
 
+    Without --archive the source is exported as export does, into --out only when that folder
+    does not exist yet (nor --store): an existing archive or store is never changed, whatever
+    --top, --env or --model say. The export then runs in a temporary folder, removed after;
+    --archive DIR re-scores an existing archive from its own samples instead.
+
     Exit codes: 0 the top N is decided and clean; 3 an error finding touches the top N or the
     prize cut-off is not decidable; 1 bad input or data; 2 usage error; 130 interrupted.
 

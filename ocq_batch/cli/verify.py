@@ -31,6 +31,11 @@ def verify(
     A card holds completion times with their uncertainty, clusters, components and findings.
     With --user NAME (repeatable), the cards of those participants, winners or not.
 
+    Without --archive the source is exported as export does, into --out only when that folder
+    does not exist yet (nor --store): an existing archive or store is never changed, whatever
+    --top, --env or --model say. The export then runs in a temporary folder, removed after;
+    --archive DIR re-scores an existing archive from its own samples instead.
+
     Exit codes: 0 the top N is decided and clean; 3 an error finding touches the top N or the
     prize cut-off is not decidable (whichever cards are shown); 1 bad input or data (an unknown
     --user too); 2 usage error; 130 interrupted.

@@ -4,13 +4,21 @@ With an archive folder, its samples go back into an in-memory store, are scored 
 its own settings (or the overrides given) and audited; the archive's own findings that need
 samples it does not hold are carried over. Without one, the export of a
 :class:`~ocq_batch.jobs.export.RunRequest` runs first and its store is read.
+
+Verification changes nothing it did not create: the archive is only read, and an export for
+an audit publishes into ``--out`` only when that folder (and ``--store``, when given) does not
+exist yet. Otherwise it runs in a temporary folder (the system's, ``$TMPDIR``), which the
+:class:`Audited` removes when closed: an existing archive or store is never written, whatever
+``--top``, ``--env`` or ``--model`` the audit asks for.
 """
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -72,13 +80,42 @@ def audited(
         raise ValueError("audited needs an archive or a run request")
     locks = ExitStack()
     try:
+        scratch = None if publishes(request) else Path(tempfile.mkdtemp(prefix="ocq-batch-audit-"))
+        if scratch is not None:
+            locks.callback(shutil.rmtree, scratch, ignore_errors=True)  # last, after the store closed
+            if say is not None:
+                say(f"note: {existing(request)} exists and is not changed: {AUDITED_ASIDE}")
+            request = replace(request, out=scratch / "out", store=None, xlsx=False, wait_s=0.0)
         locks.enter_context(locked(lock_targets(request.out, request.store), request.wait_s, say))
         exported = run_export(request, progress, say)
         con = open_store(exported.store, read_only=True)
     except BaseException:
         locks.close()
         raise
-    return Audited(con, exported.config, exported.window, exported.audit, str(exported.out), locks)
+    where = str(exported.out) if scratch is None else f"a temporary export of {exported.manifest['source']}"
+    return Audited(con, exported.config, exported.window, exported.audit, where, locks)
+
+
+AUDITED_ASIDE = (
+    "the audit exports into a temporary folder, removed after "
+    "(--archive DIR re-scores an archive instead; a new --out keeps the export)"
+)
+
+
+def publishes(request: RunRequest) -> bool:
+    """Whether the export of an audit may publish where ``request`` says: only into a new
+    ``--out`` with a new ``--store`` (or none), so that no existing archive or store changes."""
+    return existing(request) is None
+
+
+def existing(request: RunRequest) -> str | None:
+    """The option naming an existing folder or file an export of ``request`` would write
+    (``--out DIR`` or ``--store FILE``), or None."""
+    if request.out.exists():
+        return f"--out {request.out}"
+    if request.store is not None and request.store.exists():
+        return f"--store {request.store}"
+    return None
 
 
 def verified(
