@@ -145,7 +145,39 @@ def test_ranking_with_uncertainty_follows_the_spec(ax: analysis.Archives) -> Non
     assert (got.uncertainty_s >= 30).all()
     cut = ax.cutoff().iloc[0]
     assert cut.last_winner == ranking.user[TOP - 1] and cut.first_out == ranking.user[TOP]
-    assert cut.decidable == (not rk.overlaps_next.iloc[TOP - 1])
+    assert not cut.decidable and rk.overlaps_next.iloc[TOP - 1]  # ranks 30 and 31 overlap
+
+
+def test_one_verdict_for_the_notebook_the_report_and_verify(
+    ax: analysis.Archives, demo_archive: Path
+) -> None:
+    """The analysis API's cut-off is the audit's: the same intervals (the robustness table,
+    with the collection interval), the same contested places, the same sentence as the
+    manifest, the report and ``verify`` (issue 17, item 5: the demo's cut-off is not decided)."""
+    from conftest import run_cli
+
+    cut = ax.cutoff().iloc[0]
+    manifest = json.loads((demo_archive / "manifest.json").read_text())
+    assert manifest["verdict"]["cutoff_decidable"] is False
+    assert bool(cut.decidable) is False
+    assert cut.verdict == manifest["verdict"]["summary"]
+    assert tuple(cut.contested_ranks) == (22, 31) and (cut.below, cut.above) == (1, 31)
+    rob = pq.read_table(demo_archive / "robustness.parquet").to_pandas()
+    rk = ax.ranking_with_uncertainty()
+    assert list(rk.user) == list(rob.user)
+    assert (rk.score.to_numpy() == rob.score_min.to_numpy()).all()
+    assert (rk.score_high.to_numpy() == rob.score_max.to_numpy()).all()
+    assert list(rk.user[rk.contested]) == list(cut.contested)
+    report = " ".join((demo_archive / "report.md").read_text().split())
+    assert cut.verdict in report
+    proc = run_cli("verify", "-q", "--archive", str(demo_archive), env={"COLUMNS": "400"})
+    assert proc.returncode == 3, proc.stderr
+    said = " ".join(proc.stdout.split())
+    assert f"verdict: {cut.verdict}" in said
+    for place in cut.contested:  # each contested place with the interval the notebook shows
+        row = rk[rk.user == place].iloc[0]
+        assert f"{place} (rank {row['rank']}, " in said
+        assert f"{row.score:.1f} to {row.score_high:.1f})" in said
 
 
 def test_live_vs_batch_compares_ranks(ax: analysis.Archives) -> None:
@@ -351,3 +383,34 @@ def test_charts_render_for_one_and_several_events(
             for name, fig in figures.items():
                 charts.save(fig, str(out / f"{prefix}{name}"))
                 assert (out / f"{prefix}{name}.png").stat().st_size > 20_000, name
+
+
+def test_the_cutoff_is_the_verdicts_beyond_the_next_place(tmp_path: Path) -> None:
+    """The cut-off is decided only when every winner beats everyone outside in every case the
+    data allows: a participant three places down whose completions follow a long gap could
+    still outscore the winner, though the first one out cannot. The notebook says what
+    ``verify`` says (it used to compare the last winner with the first one out only)."""
+    from conftest import DEMO_FROM, DEMO_TO, MiniEvent, full, merge, run_cli, steps
+
+    def after_gap(at: float) -> list[tuple[float, float]]:  # no sample from minute 5 to `at`
+        return [(ts, v) for ts, v in steps(at, step_s=30) if not T0 + 5 * 60 < ts < T0 + at * 60]
+
+    late = {
+        f"completion/{ex}/prod": {("c", "c1"): after_gap(m)}
+        for ex, m in zip(("hero", "villain", "fight"), (100, 110, 120), strict=True)
+    }
+    event = MiniEvent(merge(full("a", "c1", (20, 40, 60)), full("b", "c1", (40, 60, 80)), late))
+    replay = event.write(tmp_path / "replay", T0 - 15 * 60, T0 + 180 * 60, 30)
+    out = tmp_path / "out"
+    args = ("--source", str(replay), "--from", DEMO_FROM, "--to", DEMO_TO, "--out", str(out), "--top", "1")
+    proc = run_cli("export", "-q", *args)
+    assert proc.returncode == 0, proc.stderr
+    with analysis.open_archives(out) as three:
+        rk = three.ranking_with_uncertainty()
+        assert list(rk.user) == ["a", "b", "c"]
+        assert not rk.overlaps_next.iloc[0]  # the first one out cannot reach the winner
+        assert rk.score_high.iloc[2] >= rk.score.iloc[0]  # but the third can
+        cut = three.cutoff().iloc[0]
+        assert bool(cut.decidable) is False and list(cut.contested) == ["a", "c"]
+    verify = run_cli("verify", "-q", "--archive", str(out), env={"COLUMNS": "400"})
+    assert verify.returncode == 3 and f"verdict: {cut.verdict}" in " ".join(verify.stdout.split())

@@ -251,7 +251,8 @@ def timeline(tl: pd.DataFrame, expected: pd.DataFrame, cutoff: pd.DataFrame | No
 
 
 def ranking(rk: pd.DataFrame, below: int = 10) -> Figure:
-    """Final scores with their uncertainty (from score to score_high), down to ``below`` past the cut-off."""
+    """Final scores with their uncertainty (from score to score_high, the audit's robustness
+    table), down to ``below`` past the cut-off; the places the verdict contests in amber."""
     with _style():
         groups = _events(rk)
         n = max(int(g.in_top.sum()) + below for _, g in groups)
@@ -260,12 +261,14 @@ def ranking(rk: pd.DataFrame, below: int = 10) -> Figure:
             top = int(rows.in_top.sum())
             shown = rows.head(top + below).reset_index(drop=True)
             y = np.arange(len(shown))
-            doubt = shown.overlaps_next | shown.overlaps_prev
-            color = np.where(doubt, DOUBT, np.where(shown.in_top, WINNER, OTHER))
-            ax.barh(y, shown.score_high - shown.score, left=shown.score, height=0.55, color=color, alpha=0.35)
+            color = np.where(shown.contested, DOUBT, np.where(shown.in_top, WINNER, OTHER))
+            finite = shown.score_high[np.isfinite(shown.score_high)]
+            ceiling = max(float(finite.max()) if len(finite) else 0.0, float(shown.score.max())) * 1.05
+            high = shown.score_high.where(np.isfinite(shown.score_high), ceiling)  # +inf: to the edge
+            ax.barh(y, high - shown.score, left=shown.score, height=0.55, color=color, alpha=0.35)
             ax.scatter(shown.score, y, s=60, color=color, zorder=3)
             for k, row in shown.iterrows():
-                ax.text(row.score_high, k, f"  {row.score:.1f}", va="center", fontsize=12)
+                ax.text(high[k], k, f"  {row.score:.1f}", va="center", fontsize=12)
             ax.set_yticks(
                 y, [f"{r}. {u}" for r, u in zip(shown["rank"], shown.user, strict=True)], fontsize=12
             )
@@ -279,11 +282,11 @@ def ranking(rk: pd.DataFrame, below: int = 10) -> Figure:
                 for c in (WINNER, OTHER, DOUBT)
             ]
             ax.legend(
-                handles, ["prize winner", "no prize", "not separable from a neighbour"], loc="lower right"
+                handles, ["prize winner", "no prize", "contested at the prize cut-off"], loc="lower right"
             )
             ax.set_xlabel("final score (points); bar: up to the best score the samples allow")
             ax.set_title(
-                _title("Final ranking with uncertainty (amber: not separable from a neighbour)", event)
+                _title("Final ranking with uncertainty (amber: contested at the prize cut-off)", event)
             )
         return fig
 

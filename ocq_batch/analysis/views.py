@@ -12,6 +12,7 @@ import pyarrow.dataset as pads
 
 from ocq_batch.analysis.rescore import Rescorer, scenario, what_if
 from ocq_batch.archive.read import TABLE_NAME, Archive, event_labels, read_archive
+from ocq_batch.audit.verdict import CutOff, decide_cutoff
 from ocq_batch.closing import Closing
 from ocq_batch.errors import ArchiveError
 
@@ -276,65 +277,101 @@ class Archives(Closing):
         )
 
     def ranking_with_uncertainty(self) -> pd.DataFrame:
-        """The ranking with its uncertainty, per SCORING.md "Rank robustness".
+        """The ranking with its uncertainty, per SCORING.md "Rank robustness", as the audit
+        decided it: read from the archive's ``robustness`` table (SQL step 09, with the
+        lineage of the configuration: the rule's input interval, ``collect_interval``,
+        ``component_lag``, stale evidence), so a notebook, the report, ``verify`` and
+        ``audit`` give every participant the same interval.
 
         ``score`` is the lowest score the data allows (completions at ``completed_at``);
-        ``score_high`` the highest (every completion at its ``completed_after``, scored
-        by the pipeline). ``uncertainty_s`` is the widest ``completed_at - completed_after``
-        of the participant. ``overlaps_next``: the next participant's interval reaches
-        above this score, so the two cannot be separated at the data's resolution.
-        (The audit's ``robustness`` table, when the archive has one, also widens each
-        interval to the hub's collection interval; this one is the samples' alone.)
+        ``score_high`` the highest (every completion at its ``completed_after``; +inf when
+        one has no lower bound). ``uncertainty_s`` is the widest ``completed_at -
+        completed_after`` of the participant. ``overlaps_next`` / ``overlaps_prev``: the
+        next (previous) participant's interval meets this one, so the data cannot order
+        the two. ``contested``: the place is contested at the prize cut-off (:meth:`cutoff`).
         """
-        highs = []
-        for event in self.events:
-            best = self.rescorer(event).run(earliest=True).ranking
-            highs.append(
-                best.assign(event=event)[["event", "user", "score"]].rename(columns={"score": "score_high"})
+        self._need("robustness")
+        frame = self._out(
+            """
+            with w as (
+                select event, user,
+                       max((epoch_us(completed_at) - epoch_us(completed_after)) / 1e6) as uncertainty_s
+                from x_scores group by all
+            ),
+            r as (
+                select r.*, b.score_max as score_high, w.uncertainty_s,
+                       row_number() over (partition by r.event order by b.rank, b.user) as k
+                from x_ranking as r
+                join x_robustness as b using (event, user)
+                left join w using (event, user)
             )
-        self.con.register("score_high", pd.concat(highs, ignore_index=True))
-        try:
-            return self._out(
-                """
-                with w as (
-                    select event, user,
-                           max((epoch_us(completed_at) - epoch_us(completed_after)) / 1e6) as uncertainty_s
-                    from x_scores group by all
-                ),
-                r as (
-                    select r.*, w.uncertainty_s, h.score_high,
-                           row_number() over (
-                               partition by r.event order by r.rank, r.last_completed_at nulls last, r.user
-                           ) as k
-                    from x_ranking as r join w using (event, user) join score_high as h using (event, user)
-                )
-                select * exclude (k),
-                       coalesce(round(lead(score_high) over w, 6) > round(score, 6), false) as overlaps_next,
-                       coalesce(round(lag(score) over w, 6) < round(score_high, 6), false) as overlaps_prev
-                from r window w as (partition by event order by k)
-                order by event, k
-                """
+            select * exclude (k),
+                   coalesce(lead(score_high) over w >= score, false) as overlaps_next,
+                   coalesce(lag(score) over w <= score_high, false) as overlaps_prev
+            from r window w as (partition by event order by k)
+            order by event, k
+            """
+        )
+        verdicts = self.verdicts()
+        contested = [
+            user in verdicts[event].contested_users
+            for event, user in zip(
+                frame.event if self.multi else [self.events[0]] * len(frame), frame.user, strict=True
             )
-        finally:
-            self.con.unregister("score_high")
+        ]
+        return frame.assign(contested=contested)
+
+    def verdicts(self) -> dict[str, CutOff]:
+        """Per event, the prize cut-off's verdict (:class:`~ocq_batch.audit.verdict.CutOff`):
+        :func:`~ocq_batch.audit.verdict.decide_cutoff` on the archive's ``robustness`` table,
+        in its order, with the archive's ``top``: what the export's audit decided."""
+        self._need("robustness")
+        out = {}
+        for i, event in enumerate(self.events):
+            rows = self.con.execute(
+                f"select rank, user, score_min, score_max, in_top from _a{int(i)}_robustness"
+            ).fetchall()
+            robustness = [
+                dict(zip(("rank", "user", "score_min", "score_max", "in_top"), r, strict=True)) for r in rows
+            ]
+            out[event] = decide_cutoff(robustness, self.archives[i].config.top)
+        return out
 
     def cutoff(self) -> pd.DataFrame:
-        """Per event: the last winner and the first non-winner, and whether the data separates them."""
+        """Per event: the verdict on the prize cut-off, the one ``verify``, ``audit`` and the
+        report give (read from the archive's robustness table, see :meth:`verdicts`).
+
+        ``decidable``; ``contested_ranks`` (first, last) and ``contested`` (the users, in rank
+        order) when it is not; the nearest decided top N below and above; ``verdict``, the
+        sentence; and, around the cut-off, the last winner and the first participant out
+        with their scores (``out_score_high``: the best the first one out could have).
+        """
         rk = self.ranking_with_uncertainty()
         rows = []
-        for event in self.events:
+        for event, cut in self.verdicts().items():
             frame = rk[rk.event == event] if self.multi else rk
-            top = self.archive(event).config.top
-            if len(frame) <= top:
-                continue
-            last, first = frame.iloc[top - 1], frame.iloc[top]
+            top = cut.top
+            last = frame.iloc[min(top, len(frame)) - 1]
+            first = frame.iloc[top] if len(frame) > top else None
             rows.append(
-                {"event": event, "top": top, "last_winner": last.user, "first_out": first.user,
-                 "winner_score": last.score, "out_score": first.score, "out_score_high": first.score_high,
-                 "gap": last.score - first.score, "decidable": not bool(last.overlaps_next)}
+                {"event": event, "top": top, "decidable": cut.decidable,
+                 "contested_ranks": cut.contested_ranks, "contested": [p.user for p in cut.contested],
+                 "below": cut.below, "above": cut.above, "verdict": cut.sentence(),
+                 "last_winner": last.user, "first_out": None if first is None else first.user,
+                 "winner_score": last.score, "out_score": None if first is None else first.score,
+                 "out_score_high": None if first is None else first.score_high,
+                 "gap": None if first is None else last.score - first.score}
             )  # fmt: skip
         out = pd.DataFrame(rows)
         return out if self.multi else out.drop(columns="event", errors="ignore")
+
+    def _need(self, table: str) -> None:
+        missing = [a.path for a in self.archives if table not in a.tables]
+        if missing:
+            raise ArchiveError(
+                f"{missing[0]} has no {table}.parquet, which the verdict is read from; "
+                "export it again with this ocq-batch"
+            )
 
     def has_live(self) -> bool:
         """Whether the archives hold the live board's series (components live_bonus, live_ramp)."""
