@@ -4,4 +4,4 @@
 select severity, "check", user, exercise, env, cluster, evidence_at, evidence_until, value, message, series
 from findings
 order by case severity when 'error' then 0 when 'warning' then 1 else 2 end, user nulls first,
-         "check", exercise, env, evidence_at, message
+         "check", exercise, env, cluster, evidence_at, message, evidence_until, value, series

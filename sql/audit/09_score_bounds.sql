@@ -44,7 +44,8 @@ order by user, exercise;
 -- Invariants: score_min = ranking.score; score_min <= score_max.
 create or replace table robustness as
 with per_user as (
-    select user, sum(points) as score_min, sum(points_max) as score_max
+    -- in step 07's order (by exercise), so that score_min is ranking.score bit for bit
+    select user, sum(points order by exercise) as score_min, sum(points_max order by exercise) as score_max
     from exercise_bounds
     group by user
 )

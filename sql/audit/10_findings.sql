@@ -64,7 +64,7 @@ multi as (
         'seen on ' || len(u.clusters) || ' clusters (' || array_to_string(u.clusters, ', ') || '); counted: '
         || coalesce((
             select string_agg(c.exercise || ' on ' || c.cluster || ' at ' || hms(c.completed_at), ', '
-                              order by c.completed_at)
+                              order by c.completed_at, c.exercise)
             from completions as c
             where c.user = u.user and c.is_counted and c.env = (select env from p)
         ), 'no completion') as message

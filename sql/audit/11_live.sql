@@ -35,8 +35,9 @@ live_points as (
 ),
 per_cluster as (
     select user, cluster,
-        sum(value) filter (where component = 'live_bonus') as bonus,
-        sum(value) filter (where component = 'live_ramp') as ramp
+        -- in a fixed order: the samples arrive in any order, the sum's bits must not depend on it
+        sum(value order by exercise) filter (where component = 'live_bonus') as bonus,
+        sum(value order by exercise) filter (where component = 'live_ramp') as ramp
     from live_points
     group by user, cluster
 ),

@@ -16,7 +16,7 @@ ticks as (
     select to_s from bounds
 ),
 done as (
-    select s.user, s.completed_at, e.base, e.expected_s, e.penalty,
+    select s.user, s.exercise, s.completed_at, e.base, e.expected_s, e.penalty,
            seconds_after(s.completed_at, p.t0) as completed_s
     from scores as s
     join exercise_params as e on e.exercise = s.exercise
@@ -31,6 +31,7 @@ points as (
                 onetime_bonus(p.model, d.base, d.penalty, d.expected_s, d.completed_s, p.tick_s)
                 + accelerator(p.model, p.accel_rate, d.completed_s, t.t_s, p.tick_s)
             else 0.0 end
+            order by d.exercise  -- as step 07 adds them: the row at to_ts is ranking.score, bit for bit
         ), 0.0) as score
     from ranking as r
     cross join ticks as t
