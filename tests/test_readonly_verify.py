@@ -84,3 +84,24 @@ def test_a_new_out_keeps_the_audits_export(tmp_path: Path) -> None:
     assert proc.returncode in (0, 3), proc.stderr
     assert proc.stderr == "" and (out / "manifest.json").exists()
     assert json.loads((out / "manifest.json").read_text())["scoring"]["top"] == 10
+
+
+def test_a_server_export_is_not_rewritten_by_verify_or_audit(prometheus, tmp_path: Path) -> None:
+    """Against a real Prometheus: the archive, its store and its recorded responses stay as
+    they are when the jury verifies with another --top, reading the server again."""
+    from conftest import server_args
+
+    out, scratch = tmp_path / "pub" / "ocq-out", tmp_path / "tmp"
+    scratch.mkdir()
+    proc = run_cli("export", "-q", *server_args(prometheus.url, out))
+    assert proc.returncode == 0, proc.stderr
+    before = snapshot(out)
+    assert any("replay" in name for name in before)
+    for command in ("verify", "audit"):
+        proc = run_cli(
+            command, "-q", "--top", "10", *server_args(prometheus.url, out), env={"TMPDIR": str(scratch)}
+        )
+        assert proc.returncode in (0, 3), proc.stderr
+        assert "the top 10" in verdict(proc.stdout)
+        assert snapshot(out) == before, command
+        assert list(scratch.iterdir()) == []
