@@ -13,7 +13,7 @@ from ocq_batch.archive.read import Archive, read_archive
 from ocq_batch.archive.reload import store_from_archive
 from ocq_batch.archive.write import table_query, utc_timestamps
 from ocq_batch.config.model import Config, Window
-from ocq_batch.detect.steps import SCORING_STEPS, run_pipeline, run_steps
+from ocq_batch.detect.steps import run_pipeline
 from ocq_batch.errors import ConfigError, WindowError
 from ocq_batch.timeutil import iso
 
@@ -42,14 +42,11 @@ class Rescorer:
         self.archive = archive
         self.con = store_from_archive(archive)
 
-    def run(
-        self, config: Config | None = None, window: Window | None = None, earliest: bool = False
-    ) -> Rescored:
+    def run(self, config: Config | None = None, window: Window | None = None) -> Rescored:
         """Rebuild every projection for ``config`` (default: the archive's) and return the results.
 
-        ``earliest`` moves every completion to the earliest instant the data allows
-        (``completed_after`` + 1 µs) and runs the scoring steps again: the best score
-        each participant could have had.
+        (The best score each participant could have had is the audit's: ``score_max`` of the
+        robustness table, which :meth:`Archives.ranking_with_uncertainty` reads.)
         """
         config = config or self.archive.config
         window = window or self.archive.window
@@ -59,12 +56,6 @@ class Rescorer:
                 f"{iso(self.archive.window.end)} only; pick a window inside it"
             )
         run_pipeline(self.con, config, window)
-        if earliest:
-            self.con.execute(
-                "update completions set completed_at = completed_after + interval 1 microsecond "
-                "where completed_after is not null"
-            )
-            run_steps(self.con, SCORING_STEPS)  # the pipeline's own scoring and ranking, nothing else
 
         def frame(name: str) -> pd.DataFrame:
             return utc_timestamps(self.con.sql(table_query(name)).to_arrow_table()).to_pandas()

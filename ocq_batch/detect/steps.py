@@ -26,7 +26,7 @@ from ocq_batch.load.store import transaction
 from ocq_batch.resources import sql_text
 
 SIGNAL_STEPS = ("03_signal", "04_transitions")  # step 05 (completions) reads transitions
-SCORING_STEPS = ("06_scores", "07_ranking")  # what a re-scoring of moved completions runs again
+SCORING_STEPS = ("06_scores", "07_ranking")  # the scores and the ranking they give
 STEPS = ("01_participants", "02_intervals", *SIGNAL_STEPS, "05_completions", *SCORING_STEPS, "08_timeline")
 ALT_TABLES = ("signal_keys", "transitions", "completions")
 
