@@ -296,7 +296,8 @@ def _is_number(text: Any) -> bool:
 
 def _not_a_number(resp: Response, item: dict[str, Any], sample: Any) -> str:
     """The one line for a sample whose value is not a number: the series, the time, the value."""
-    metric = item.get("metric") if isinstance(item.get("metric"), dict) else {}
+    found = item.get("metric")
+    metric: dict[str, Any] = found if isinstance(found, dict) else {}
     name = str(metric.get("__name__", resp.spec.query))
     labels = ", ".join(f'{k}="{v}"' for k, v in sorted(metric.items()) if k != "__name__")
     try:
