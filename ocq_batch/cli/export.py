@@ -37,6 +37,8 @@ def export(
     With a URL as --source, the history is pulled from the server (and recorded in
     <out>/replay, so an interrupted run resumes where it stopped). The ranking printed shows
     the prize winners, the contested places around the cut-off and a few more (--all: everyone).
+    Every answer is accounted for in manifest.json (families); a scoring family that answered
+    nothing, or scoring data that do not reach --from/--to, stop the run.
 
     Exit codes: 0 the archive is written; 1 bad input or data (one line on stderr, the
     previous archive left as it was); 2 usage error; 130 interrupted.
