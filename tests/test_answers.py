@@ -124,7 +124,7 @@ def test_empty_answers_are_counted_and_named(prometheus, tmp_path: Path) -> None
     named = {f["message"].split(" ")[1]: f for f in findings(out) if f["check"] == "empty_family"}
     for key in ("service/hero/prod", "completion/villain/dev", "participants/*/*"):
         assert named[key]["severity"] == "warning", named[key]
-        assert query_of(key) in named[key]["message"]
+        assert named[key]["series"] == [query_of(key)]
 
 
 def test_an_empty_chunk_among_full_ones_is_named_with_its_range(prometheus, tmp_path: Path) -> None:

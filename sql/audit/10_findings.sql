@@ -343,7 +343,8 @@ partial as (
 ),
 -- 10b. every answer accounted for: a query family whose answers held no series at all
 -- (empty_family), or some of whose answers came back empty while others did not
--- (empty_answer), from this run's answers (an export stops when the scoring family is empty).
+-- (empty_answer), from this run's answers (an export stops when the scoring family is empty);
+-- the message names the query's key, its series column the PromQL.
 -- An optional family (the raw series, the live board) is audited when present: info.
 answered as (
     select query_key, any_value(query) as query, any_value(component) as component,
@@ -364,16 +365,17 @@ empty_msgs as (
         null::varchar as user, exercise, env, null::varchar as cluster,
         empty_from as evidence_at, empty_to as evidence_until, n_empty::double as value,
         case when n_empty = n then
-            'query ' || query_key || ' (' || query || ') answered no series from ' || hms(answered_from)
+            'query ' || query_key || ' answered no series from ' || hms(answered_from)
             || ' to ' || hms(answered_to) || ' (' || n || ' answer' || case when n > 1 then 's' else '' end || ')'
             || case when optional then ': the source holds none of these series, so the audit has no such evidence'
                     else ': its series are missing from the data; check the [queries] ' || component
                          || ' template and the source' end
         else
-            n_empty || ' of ' || n || ' answers to query ' || query_key || ' (' || query || ') came back empty ('
+            n_empty || ' of ' || n || ' answers to query ' || query_key || ' came back empty ('
             || empty_ranges || ') while another held ' || most_series || ' series: if the source had data then, '
             || 'it is missing; check the source and fetch again with --refetch'
-        end as message
+        end as message,
+        [query] as series  -- the PromQL (one word: too long for the message in a narrow table)
     from answered
     where n_empty > 0
 ),
