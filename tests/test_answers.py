@@ -173,29 +173,39 @@ def test_an_empty_scoring_family_stops_the_export(prometheus, tmp_path: Path) ->
     assert not (out / "manifest.json").exists()
 
 
-def test_a_completion_series_without_its_user_label_is_an_error_finding(prometheus, tmp_path: Path) -> None:
-    """The server drops the user label of one completion series: not dropped in silence, but an
-    error finding naming the series (the audit exits 3), and counted in the manifest."""
-    target = query_of("completion/hero/prod")
-    victims: list[dict[str, str]] = []
+def test_series_without_their_user_or_cluster_label_are_named(prometheus, tmp_path: Path) -> None:
+    """The server drops the user label of one completion series, and the cluster label of a
+    service series: neither dropped in silence, but findings naming the series (an error for
+    the scoring family, so the audit exits 3), and counted in the manifest."""
+    completion, service = query_of("completion/hero/prod"), query_of("service/villain/dev")
+    victims: dict[str, dict[str, str]] = {}
 
-    def drop_user(doc: dict[str, Any]) -> None:
+    def drop_label(doc: dict[str, Any]) -> None:
         series = next(s for s in doc["data"]["result"] if s["metric"].get("user") == "user07")
-        del series["metric"]["user"]
-        victims.append(series["metric"])
+        label = "user" if series["metric"]["__name__"] == completion else "cluster"
+        victims[label] = dict(series["metric"])
+        del series["metric"][label]
 
     out = tmp_path / "out"
-    with StallingProxy(prometheus.url, fault=rewriting(prometheus.url, {target}, drop_user)) as proxy:
+    fault = rewriting(prometheus.url, {completion, service}, drop_label)
+    with StallingProxy(prometheus.url, fault=fault) as proxy:
         proc = run_cli("audit", *server_args(proxy.url, out))
     assert proc.returncode == 3, proc.stdout + proc.stderr
-    assert victims, "the proxy never saw the completion query"
-    assert manifest(out)["families"]["completion/hero/prod"]["series_without_user"] == 1
+    assert set(victims) == {"user", "cluster"}, victims
+    families = manifest(out)["families"]
+    assert families["completion/hero/prod"]["series_without_user"] == 1
+    assert families["service/villain/dev"]["series_without_cluster"] == 1
     assert manifest(out)["load"]["series_without_user"] == 1
-    [finding] = [f for f in findings(out) if f["check"] == "no_user_label"]
-    assert finding["severity"] == "error" and finding["exercise"] == "hero" and finding["env"] == "prod"
-    cluster = victims[0]["cluster"]
-    assert f'opencodequest_leaderboard_hero:prod{{cluster="{cluster}"}}' in finding["message"], finding
+    assert manifest(out)["load"]["series_without_cluster"] == 1
+    [no_user] = [f for f in findings(out) if f["check"] == "no_user_label"]
+    assert no_user["severity"] == "error" and no_user["exercise"] == "hero" and no_user["env"] == "prod"
+    cluster = victims["user"]["cluster"]
+    assert f'opencodequest_leaderboard_hero:prod{{cluster="{cluster}"}}' in no_user["message"], no_user
     assert "no_user_label" in proc.stdout
+    [no_cluster] = [f for f in findings(out) if f["check"] == "no_cluster_label"]
+    assert no_cluster["severity"] == "warning" and no_cluster["exercise"] == "villain"
+    assert no_cluster["series"] == [f'{service}{{user="user07"}}'], no_cluster
+    assert "1 series of query service/villain/dev" in no_cluster["message"]
 
 
 def test_a_value_one_is_an_error_naming_series_and_time(prometheus, tmp_path: Path) -> None:
