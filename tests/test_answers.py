@@ -116,7 +116,11 @@ def test_empty_answers_are_counted_and_named(prometheus, tmp_path: Path) -> None
     with StallingProxy(prometheus.url, fault=fault) as proxy:
         proc = run_cli("export", "-q", *server_args(proxy.url, out))
     assert proc.returncode == 0, proc.stderr
+    [warning] = [line for line in proc.stderr.splitlines() if "answered empty" in line]
+    assert "service/hero/prod" in warning and "participants/*/*" in warning, warning
     families = manifest(out)["families"]
+    assert families["raw_database/hero/prod"]["optional"] is True  # optional: not warned of
+    assert "raw_database" not in warning
     for key in ("service/hero/prod", "completion/villain/dev", "participants/*/*"):
         assert families[key]["series"] == 0 and families[key]["empty_responses"] == 1, key
     assert families["service/villain/prod"]["series"] == 77

@@ -70,3 +70,12 @@ def export(
     )
     if stats.warnings:
         err.print(f"warning: the source reported {len(stats.warnings)} warning(s); see manifest.json")
+    empty = [k for k, f in result.manifest["families"].items() if f["empty_responses"] and not f["optional"]]
+    if empty:
+        more = f" and {len(empty) - 5} more" if len(empty) > 5 else ""
+        err.print(
+            f"warning: queries answered empty: {', '.join(empty[:5])}{more}; see the empty_family and "
+            "empty_answer findings (ocq-batch audit --archive) and manifest.json families",
+            markup=False,
+            highlight=False,
+        )

@@ -154,6 +154,7 @@ class Received:
             f = self.families.get(spec.key, Family(spec.query))
             out[spec.key] = {
                 "query": spec.query,
+                "optional": spec.optional,
                 "responses": f.responses,
                 "empty_responses": len(f.empty),
                 "empty_ranges": [[_iso_s(a), _iso_s(b)] for a, b in f.empty],
