@@ -39,6 +39,12 @@ def numbers(values: np.ndarray, type: pa.DataType = INT64, valid: np.ndarray | N
     return pa.Array.from_buffers(type, len(data), [_validity(valid), pa.py_buffer(data)], null_count=nulls)
 
 
+def booleans(values: Sequence[bool]) -> pa.Array:
+    """A boolean column of ``values`` (bit-packed, no nulls)."""
+    bits = np.packbits(np.array(values, dtype=np.bool_), bitorder="little")
+    return pa.Array.from_buffers(pa.bool_(), len(values), [None, pa.py_buffer(bits)])
+
+
 def strings(values: Sequence[str | None]) -> pa.Array:
     """A string column of ``values`` (None is null)."""
     encoded = [b"" if v is None else v.encode() for v in values]

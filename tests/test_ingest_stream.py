@@ -116,7 +116,6 @@ BODIES = {
     "plain": matrix([[1728047700, "0"], [1728047730, "1"]]),
     "fractions": matrix([[1728047700.125, "0.5"], [1728047730.999, "-12.25"], [1728047731, "1e3"]]),
     "specials": matrix([[1728047700, "NaN"], [1728047730, "+Inf"], [1728047760, "-Inf"]]),
-    "not numbers": matrix([[1728047700, "abc"], [1728047730, None], [1728047760, 1]]),
     "empty": matrix([]),
     "warnings": matrix([[1728047700, "1"]], warnings=["store down"]),
     "spaces": json.dumps(
@@ -127,9 +126,7 @@ BODIES = {
     ).encode(),
     "label trap": matrix([[1, "1"]], metric={"user": 'x"values":[[9,"9"]]', "cluster": "]]"}),
     "number label": matrix([[1, "1"]], metric={"user": 7, "cluster": "t1"}),
-    # the cut ends each values array at the first "}" after it: braces in values fall back
-    "brace value": matrix([[1728047700, "}"], [1728047730, "1"]]),
-    "escaped brace value": matrix([[1728047700, '"]]}'], [1728047730, "1"]]),
+    # the cut ends each values array at the first "}" after it: braces in labels fall back
     "label brace": matrix([[1, "1"]], metric={"user": '"]]}', "cluster": "}"}),
     "two series": orjson.dumps(
         {
@@ -161,8 +158,8 @@ def test_fast_parser_equals_plain(name: str) -> None:
 def test_fast_path_is_taken_for_prometheus_bodies() -> None:
     for name in ("plain", "fractions", "specials", "empty", "warnings", "two series"):
         assert scan_matrix(BODIES[name]) is not None, name
-    for name in ("not numbers", "spaces"):
-        assert scan_matrix(BODIES[name]) is None, name
+    for body in (BODIES["spaces"], *NOT_NUMBERS.values()):
+        assert scan_matrix(body) is None, body
 
 
 ONE = '{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":%s}]}}'
@@ -175,6 +172,29 @@ BAD = {
     "three items": ONE % '[[1,"1",2],["3"]]',
     "cut": matrix([[1728047700, "0"], [1728047730, "1"]])[:-7],
 }
+
+
+# values no Prometheus sends: an error naming the series, the time and the value, never a gap
+NOT_NUMBERS = {
+    "a word": matrix([[1728047700, "0"], [1728047730, "one"], [1728047760, "1"]]),
+    "null": matrix([[1728047700, "1"], [1728047730, None]]),
+    "a bare number": matrix([[1728047730, 1]]),
+    "brace value": matrix([[1728047730, "}"], [1728047760, "1"]]),
+    "escaped brace value": matrix([[1728047730, '"]]}'], [1728047760, "1"]]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NOT_NUMBERS))
+def test_a_value_that_is_no_number_is_an_error_naming_series_and_time(name: str) -> None:
+    resp = response(NOT_NUMBERS[name])
+    with pytest.raises(SourceError) as plain:
+        parse_response_plain(resp, "user", "cluster")
+    with pytest.raises(SourceError) as fast:
+        parse_response(resp, "user", "cluster")
+    assert str(fast.value) == str(plain.value)
+    message = str(plain.value)
+    assert 'opencodequest_leaderboard_hero:prod{cluster="t1", user="u1"}' in message, message
+    assert "2024-10-04T13:15:30Z" in message and "not a number" in message, message
 
 
 @pytest.mark.parametrize("name", sorted(BAD))

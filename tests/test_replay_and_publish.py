@@ -45,8 +45,11 @@ def test_writer_is_idempotent_and_repairs_a_cut_index(tmp_path: Path) -> None:
     assert len((tmp_path / INDEX).read_text().splitlines()) == 1
     with open(tmp_path / INDEX, "a") as fh:
         fh.write('{"query": "up", "sta')  # an interrupted append
-    assert len(ReplayReader(tmp_path).entries) == 1
+    with pytest.raises(ReplayError, match=r"index.jsonl line 2 is cut short"):  # never dropped in silence
+        ReplayReader(tmp_path)
+    assert w.repaired is None
     w2 = ReplayWriter(tmp_path, "test")
+    assert w2.repaired is not None and "index.jsonl line 2 was cut short" in w2.repaired
     w2.add("up", 660, 1200, 60, b'{"a": 2}')
     r = ReplayReader(tmp_path)
     assert [e.start for e in r.entries] == [0, 660]

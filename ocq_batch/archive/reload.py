@@ -33,6 +33,9 @@ from ocq_batch.resources import sql_text
 # Its own audit (audit.parquet) found them when the export still had those samples.
 OUTSIDE_WINDOW_CHECKS = ("completed_after_window",)
 CARRIED = " (found by the export's audit: the archive holds no samples after --to)"
+# Checks of the answers a run received (the answers table): an archive keeps no empty answer.
+ANSWER_CHECKS = ("empty_family", "empty_answer")
+CARRIED_ANSWERS = " (found by the export's audit: the archive keeps no empty answers)"
 
 
 def store_from_archive(archive: Archive) -> duckdb.DuckDBPyConnection:
@@ -104,13 +107,18 @@ def load_archive(folder: Path) -> tuple[duckdb.DuckDBPyConnection, Archive]:
 
 
 def carried_findings(archive: Archive, config: Config) -> pa.Table | None:
-    """The archive's own findings of :data:`OUTSIDE_WINDOW_CHECKS` (rows of ``audit.parquet``,
-    whose columns are the ``findings`` table's), each message saying where it comes from.
-    None when the re-audit scores another environment than the export did: those findings
-    were about the archived one. Read from the generation the samples came from."""
-    if config.env != archive.config.env:
-        return None
-    wanted = [("check", "in", list(OUTSIDE_WINDOW_CHECKS))]
-    table = pq.read_table(archive.file("audit"), filters=wanted)
-    message = pc.binary_join_element_wise(table.column("message"), CARRIED, "")
-    return table.set_column(table.schema.get_field_index("message"), "message", message)
+    """The archive's own findings it cannot make again (rows of ``audit.parquet``, whose
+    columns are the ``findings`` table's), each message saying where it comes from: those of
+    :data:`OUTSIDE_WINDOW_CHECKS` (not when the re-audit scores another environment than the
+    export did: they were about the archived one), and the empty answers of
+    :data:`ANSWER_CHECKS` (the archive keeps the samples, not the answers that held none).
+    Read from the generation the samples came from."""
+    carried: list[tuple[tuple[str, ...], str]] = [(ANSWER_CHECKS, CARRIED_ANSWERS)]
+    if config.env == archive.config.env:
+        carried.insert(0, (OUTSIDE_WINDOW_CHECKS, CARRIED))
+    tables = []
+    for checks, note in carried:
+        table = pq.read_table(archive.file("audit"), filters=[("check", "in", list(checks))])
+        message = pc.binary_join_element_wise(table.column("message"), note, "")
+        tables.append(table.set_column(table.schema.get_field_index("message"), "message", message))
+    return pa.concat_tables(tables)

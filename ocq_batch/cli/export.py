@@ -36,6 +36,8 @@ def export(
     With a URL as --source, the history is pulled from the server (and recorded in
     <out>/replay, so an interrupted run resumes where it stopped). The ranking printed shows
     the prize winners, the contested places around the cut-off and a few more (--all: everyone).
+    Every answer is accounted for in manifest.json (families); a scoring family that answered
+    nothing, or scoring data that do not reach --from/--to, stop the run.
 
     Exit codes: 0 the archive is written; 1 bad input or data (one line on stderr, the
     previous archive left as it was); 2 usage error; 130 interrupted.
@@ -67,3 +69,12 @@ def export(
     )
     if stats.warnings:
         err.print(f"warning: the source reported {len(stats.warnings)} warning(s); see manifest.json")
+    empty = [k for k, f in result.manifest["families"].items() if f["empty_responses"] and not f["optional"]]
+    if empty:
+        more = f" and {len(empty) - 5} more" if len(empty) > 5 else ""
+        err.print(
+            f"warning: queries answered empty: {', '.join(empty[:5])}{more}; see the empty_family and "
+            "empty_answer findings (ocq-batch audit --archive) and manifest.json families",
+            markup=False,
+            highlight=False,
+        )

@@ -47,8 +47,9 @@ FromOpt = Annotated[
     str | None,
     typer.Option(
         "--from",
-        help="Start of the scoring window, ISO 8601 with offset (default: [event] start). "
-        "Example: --from 2024-10-04T13:15:00Z",
+        help="Start of the scoring window, ISO 8601 with offset (default: [event] start); the "
+        "scoring data must start within one [audit] collect_interval of it (Z is UTC, not local "
+        "time). Example: --from 2024-10-04T13:15:00Z",
         metavar="TIMESTAMP",
     ),
 ]
@@ -56,7 +57,8 @@ ToOpt = Annotated[
     str | None,
     typer.Option(
         "--to",
-        help="End of the scoring window; scores are taken at this instant (default: [event] end). "
+        help="End of the scoring window; scores are taken at this instant (default: [event] end); "
+        "the scoring data must reach it within one [audit] collect_interval. "
         "Example: --to 2024-10-04T15:45:00Z",
         metavar="TIMESTAMP",
     ),

@@ -28,6 +28,7 @@ from ocq_batch.config.model import Config, Window
 from ocq_batch.detect.steps import run_pipeline
 from ocq_batch.errors import ConfigError, EmptyResultError, WindowError
 from ocq_batch.load.loader import Loader, LoadStats
+from ocq_batch.load.received import check_scoring_data
 from ocq_batch.load.store import open_store
 from ocq_batch.lock import locked
 from ocq_batch.oserror import naming
@@ -172,8 +173,12 @@ def export(
         try:
             with naming(store_path, store=store_path):
                 store_path.parent.mkdir(parents=True, exist_ok=True)
+                repaired = None
                 if live is not None:
                     live.recorder = ReplayWriter(out / REPLAY_DIR, source=live.label)
+                    repaired = live.recorder.repaired
+                    if repaired and say is not None:
+                        say(f"note: {repaired}")
                 con = open_store(store_path)
                 try:
                     loader = loader_for(con, config)
@@ -183,7 +188,9 @@ def export(
                         faultpoint.reach("load:response")
                         advance(1, len(resp.body))
                     loader.flush()
-                    stats = loader.stats
+                    stats, received = loader.stats, loader.received
+                    check_scoring_data(received, config, window, specs, source.label)
+                    received.store(con)
                     staging = staging_for(out)
                     with naming(staging, store=store_path):
                         # samples.parquet only needs the samples: it is written while the rest runs
@@ -210,7 +217,10 @@ def export(
                     "samples_added": stats.samples_added,
                     "samples_outside_their_request": stats.samples_outside,
                     "series_added": stats.series_added,
+                    **received.totals(),
+                    "index_lines_cut": 0 if repaired is None else 1,
                 },
+                "families": received.manifest(specs),
                 "resolution": resolution,
                 "warnings": stats.warnings,
                 "participants": participants,
@@ -304,6 +314,7 @@ class FetchResult:
     already_recorded: int
     warnings: list[str]
     label: str
+    repaired: str | None = None  # the index line an interrupted recording cut short, dropped
 
 
 def http_source(config: Config, http: HttpOptions) -> HttpSource:
@@ -343,9 +354,13 @@ def fetch(
         faultpoint.reach("lock:held")
         requests = source.requests(specs, start, end)
         writer = ReplayWriter(folder, source=source.label)
+        if writer.repaired and say is not None:
+            say(f"note: {writer.repaired}")
         source.recorder = writer
         before = sum(writer.has(*r.key) for r in requests)
         advance = progress.task("fetching", len(requests))
         for resp in source.responses(specs, start, end):
             advance(1, len(resp.body))
-        return FetchResult(folder, len(requests), before, list(source.warnings), source.label)
+        return FetchResult(
+            folder, len(requests), before, list(source.warnings), source.label, writer.repaired
+        )

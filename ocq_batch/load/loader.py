@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from ocq_batch.columns import TIMESTAMP_US, numbers, strings
 from ocq_batch.load import changelog
+from ocq_batch.load.received import Received
 from ocq_batch.load.store import count_rows, transaction
 from ocq_batch.pull.parse import SERIES_SCHEMA, Namespace, Parsed, parse_response, parse_response_plain
 from ocq_batch.pull.source import Response
@@ -89,6 +90,7 @@ class Loader:
         self.namespace = namespace  # where raw kube-state-metrics series carry their user
         self.fast, self.batch_samples = fast, batch_samples
         self.stats = LoadStats()
+        self.received = Received()  # every response read, per query family (the manifest's families)
         self._fetches: list[tuple[Any, ...]] = []
         self._parsed: list[Parsed] = []
         self._queued = 0
@@ -102,6 +104,7 @@ class Loader:
         parse = parse_response if self.fast else parse_response_plain
         parsed = parse(resp, self.user_label, self.cluster_label, self.namespace)
         self.stats.warnings.extend(f"{resp.spec.query}: {w}" for w in parsed.warnings)
+        self.received.add(resp, parsed)
         fetch_id = parsed.fetch_id
         known = self.con.execute("select 1 from fetches where fetch_id = ?", [fetch_id]).fetchall()
         if known or fetch_id in self._pending_ids:

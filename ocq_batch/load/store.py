@@ -62,6 +62,7 @@ def open_store(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection
     else:
         con.execute(sql_text("load/schema.sql"))
         con.execute("insert into meta values ('schema_version', ?)", [str(SCHEMA_VERSION)])
+    con.execute(sql_text("load/answers.sql"))  # the last run's answers: in stores of any age
     return con
 
 

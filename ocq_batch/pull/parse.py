@@ -23,6 +23,7 @@ import pyarrow as pa
 from ocq_batch.errors import SourceError
 from ocq_batch.pull.scan import MAX_TS_S, scan_matrix
 from ocq_batch.pull.source import Response
+from ocq_batch.timeutil import from_epoch, iso
 
 SERIES_SCHEMA = pa.schema(
     [
@@ -218,6 +219,9 @@ def parse_response_plain(
             metrics.append(item["metric"])
         except (KeyError, TypeError, ValueError, AttributeError, IndexError):
             raise malformed from None
+        except _NotANumber:
+            bad = next(v for v in values if not _is_number(v[1]))
+            raise SourceError(_not_a_number(resp, item, bad)) from None
         counts.append(len(ts))
         all_ts.extend(ts)
         all_values.extend(vals)
@@ -267,9 +271,41 @@ def _timestamp_us(value: Any) -> int:
     return round(seconds * 1_000_000)
 
 
+class _NotANumber(Exception):
+    """A sample value that is no number (Prometheus writes ``"1"``, ``"0.5"``, ``"NaN"``)."""
+
+
 def _number(text: Any) -> float:
-    """Prometheus sends values as strings; anything non-numeric is a gap (NaN)."""
+    """Prometheus sends values as strings of numbers (``NaN`` is a gap); a value such as
+    ``"one"`` is not one of them (:class:`_NotANumber`), never read as a gap."""
+    if not isinstance(text, str):
+        raise _NotANumber
     try:
         return float(text)
-    except (TypeError, ValueError):
-        return float("nan")
+    except ValueError:
+        raise _NotANumber from None
+
+
+def _is_number(text: Any) -> bool:
+    try:
+        _number(text)
+    except _NotANumber:
+        return False
+    return True
+
+
+def _not_a_number(resp: Response, item: dict[str, Any], sample: Any) -> str:
+    """The one line for a sample whose value is not a number: the series, the time, the value."""
+    found = item.get("metric")
+    metric: dict[str, Any] = found if isinstance(found, dict) else {}
+    name = str(metric.get("__name__", resp.spec.query))
+    labels = ", ".join(f'{k}="{v}"' for k, v in sorted(metric.items()) if k != "__name__")
+    try:
+        at = iso(from_epoch(float(sample[0])))
+    except (TypeError, ValueError, IndexError, OverflowError):
+        at = repr(sample[0])
+    return (
+        f"{_where(resp)}: series {name}{{{labels}}} has the value {sample[1]!r} at {at}, which is not a "
+        "number; the source answered something no Prometheus sends: fix it, then fetch again "
+        "(with --refetch when the answer was recorded)"
+    )

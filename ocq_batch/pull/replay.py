@@ -78,7 +78,8 @@ class ReplayWriter:
             _atomic_write(
                 header, json.dumps({"format": FORMAT, "version": VERSION, "source": source}).encode()
             )
-        _repair_index(folder / INDEX)
+        # a line an interrupted run cut short, dropped: its answer is fetched again (None: none)
+        self.repaired = _repair_index(folder / INDEX)
         self._known = {(e.query, e.start, e.end, e.step): e for e in _read_index(folder)}
 
     def has_any(self) -> bool:
@@ -339,21 +340,35 @@ def _read_index(folder: Path) -> list[Entry]:
                 entries.pop((e.query, e.start, e.end, e.step), None)  # a later recording wins
                 entries[(e.query, e.start, e.end, e.step)] = e
             except (ValueError, TypeError) as exc:
-                if not line.endswith("\n"):
-                    break  # a line cut by an interrupted run: its response is simply missing
+                if not line.endswith("\n"):  # the last line, cut by an interrupted recording
+                    raise ReplayError(
+                        f"{path} line {n} is cut short (a recording was interrupted), so its answer is "
+                        "missing; resume the recording with the same 'ocq-batch fetch' command (it fetches "
+                        "that answer again), or record the event again"
+                    ) from None
                 raise ReplayError(f"{path} line {n} is corrupt ({exc}); record the event again") from None
     return list(entries.values())
 
 
-def _repair_index(path: Path) -> None:
-    """Drop a last index line that an interrupted run left without its newline."""
+def _repair_index(path: Path) -> str | None:
+    """Drop a last index line that an interrupted run left without its newline; the sentence
+    naming the file and line dropped (None: the index was whole). Its answer is then missing,
+    and the recording fetches it again."""
     if not path.exists():
-        return
+        return None
     data = path.read_bytes()
-    if data and not data.endswith(b"\n"):
-        keep = data[: data.rfind(b"\n") + 1]
-        with open(path, "r+b") as fh:
-            fh.truncate(len(keep))
+    if not data or data.endswith(b"\n"):
+        return None
+    keep = data[: data.rfind(b"\n") + 1]
+    line = keep.count(b"\n") + 1
+    with open(path, "r+b") as fh:
+        fh.truncate(len(keep))
+        fh.flush()
+        os.fsync(fh.fileno())
+    return (
+        f"{path} line {line} was cut short by an interrupted recording ({len(data) - len(keep)} bytes); "
+        "dropped, its answer is fetched again"
+    )
 
 
 def pack(body: bytes) -> bytes:

@@ -341,6 +341,84 @@ partial as (
     where f.end_ts >= p.from_ts and f.start_ts <= p.to_ts
     group by w.warning
 ),
+-- 10b. every answer accounted for: a query family whose answers held no series at all
+-- (empty_family), or some of whose answers came back empty while others did not
+-- (empty_answer), from this run's answers (an export stops when the scoring family is empty);
+-- the message names the query's key, its series column the PromQL.
+-- An optional family (the raw series, the live board) is audited when present: info.
+answered as (
+    select query_key, any_value(query) as query, any_value(component) as component,
+        any_value(exercise) as exercise, any_value(env) as env, bool_and(optional) as optional,
+        count(*) as n, count(*) filter (where n_samples = 0) as n_empty,
+        min(start_ts) as answered_from, max(end_ts) as answered_to,
+        min(start_ts) filter (where n_samples = 0) as empty_from,
+        max(end_ts) filter (where n_samples = 0) as empty_to,
+        string_agg(hms(start_ts) || ' to ' || hms(end_ts), ', ' order by start_ts)
+            filter (where n_samples = 0) as empty_ranges,
+        max(n_series) as most_series
+    from answers
+    group by query_key
+),
+empty_msgs as (
+    select case when optional then 'info' else 'warning' end as severity,
+        case when n_empty = n then 'empty_family' else 'empty_answer' end as check_name,
+        null::varchar as user, exercise, env, null::varchar as cluster,
+        empty_from as evidence_at, empty_to as evidence_until, n_empty::double as value,
+        case when n_empty = n then
+            'query ' || query_key || ' answered no series from ' || hms(answered_from)
+            || ' to ' || hms(answered_to) || ' (' || n || ' answer' || case when n > 1 then 's' else '' end || ')'
+            || case when optional then ': the source holds none of these series, so the audit has no such evidence'
+                    else ': its series are missing from the data; check the [queries] ' || component
+                         || ' template and the source' end
+        else
+            n_empty || ' of ' || n || ' answers to query ' || query_key || ' came back empty ('
+            || empty_ranges || ') while another held ' || most_series || ' series: if the source had data then, '
+            || 'it is missing; check the source and fetch again with --refetch'
+        end as message,
+        [query] as series  -- the PromQL (one word: too long for the message in a narrow table)
+    from answered
+    where n_empty > 0
+),
+-- 10c. a series without the user label (or, for raw series, a namespace naming no user): its
+-- samples count for nobody, one finding per series (an error in the families the scores are
+-- made of); series without the cluster label, one finding per family
+unlabelled as (
+    select s.series_id, s.query_key, s.query, s.component, s.exercise, s.env, s.metric, s.labels,
+        s.user is null as no_user, s.cluster is null as no_cluster,
+        min(c.first_ts) as first_ts, max(c.last_ts) as last_ts, sum(c.n_samples) as n_samples,
+        (p.signal = 'recorded' and s.component = 'completion' and s.env = p.env)
+        or (p.signal = 'components' and s.component in ('service', 'database', 'pipeline')
+            and (s.env = p.env or s.env is null)) as scoring
+    from series as s
+    join chunks as c using (series_id)
+    cross join p
+    where (s.user is null or s.cluster is null) and c.last_ts >= p.from_ts and c.first_ts <= p.to_ts
+    group by all
+),
+no_user as (
+    select case when scoring then 'error' else 'warning' end as severity, 'no_user_label' as check_name,
+        null::varchar as user, exercise, env, null::varchar as cluster,
+        first_ts as evidence_at, last_ts as evidence_until, n_samples::double as value,
+        'series ' || selector(metric, labels) || ' of query ' || query_key || ' has no user '
+        || case when component like 'raw\_%' escape '\' then '(its namespace does not match [queries] namespace_user)'
+                else 'label ([queries] user_label)' end
+        || ': its ' || n_samples || ' samples from ' || hms(first_ts) || ' to ' || hms(last_ts)
+        || ' count for nobody; fix the source''s labels or the [queries] settings' as message,
+        [selector(metric, labels)] as series
+    from unlabelled
+    where no_user
+),
+no_cluster as (
+    select 'warning' as severity, 'no_cluster_label' as check_name, null::varchar as user,
+        any_value(exercise) as exercise, any_value(env) as env, null::varchar as cluster,
+        min(first_ts) as evidence_at, max(last_ts) as evidence_until, count(*)::double as value,
+        count(*) || ' series of query ' || query_key || ' have no cluster label ([queries] cluster_label), e.g. '
+        || min(selector(metric, labels)) || ': their completions are on an unknown cluster' as message,
+        list(selector(metric, labels) order by selector(metric, labels)) as series
+    from unlabelled
+    where no_cluster
+    group by query_key
+),
 -- 11. settings the data contradict (the data's own resolution against the configuration): one
 -- finding per setting, naming the first family that contradicts it, the configured value and
 -- the measured one
@@ -441,6 +519,9 @@ from (
     union all by name select * from idle
     union all by name select * from fast
     union all by name select * from partial
+    union all by name select * from empty_msgs
+    union all by name select * from no_user
+    union all by name select * from no_cluster
     union all by name select * from config_msgs
 )
 order by
