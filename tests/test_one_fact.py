@@ -218,3 +218,29 @@ def test_a_refetch_that_answers_a_newer_value_supersedes_it_counted(prometheus, 
     offline = run_cli("export", "-q", "--source", str(out / "replay"), "--out", str(rebuilt), *WINDOW)
     assert offline.returncode == 0, offline.stderr
     assert digests(rebuilt)["ranking.parquet"] == published["ranking.parquet"]
+
+
+def test_a_store_from_before_its_owner_was_recorded_needs_fresh(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert run_cli("export", "-q", "--out", str(out)).returncode == 0
+    with duckdb.connect(str(out / "store.duckdb")) as con:  # as an older ocq-batch left it
+        con.execute("delete from meta where key in ('event', 'source')")
+    data = manifest(out)
+    del data["belongs_to"]
+    (out / "manifest.json").write_text(json.dumps(data))
+    proc = run_cli("export", "-q", "--out", str(out))
+    assert_one_line(proc.returncode, proc.stderr, 1, "older ocq-batch", "did not record", "--fresh")
+    assert run_cli("export", "-q", "--fresh", "--out", str(out)).returncode == 0
+    assert meta(out / "store.duckdb")["source"] == "the bundled demo event"
+
+
+def test_fetch_into_a_folder_recorded_from_another_server_stops(prometheus, tmp_path: Path) -> None:
+    folder = tmp_path / "rec"
+    window = ("--from", DEMO_FROM, "--to", DEMO_TO)
+    assert run_cli("fetch", "-q", "--source", prometheus.url, "--out", str(folder), *window).returncode == 0
+    index = (folder / "index.jsonl").read_bytes()
+    with StallingProxy(prometheus.url) as proxy:
+        proc = run_cli("fetch", "-q", "--source", proxy.url, "--out", str(folder), *window)
+    line = assert_one_line(proc.returncode, proc.stderr, 1, f"recorded from {prometheus.url}", proxy.url)
+    assert "use another --out" in line
+    assert (folder / "index.jsonl").read_bytes() == index
