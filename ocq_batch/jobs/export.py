@@ -195,7 +195,7 @@ def export(
                     recorded_from = None if live is None else live.identity
                     aside = set_aside(out, store_path, store_inside, recorded_from)
                     for old, new in aside:
-                        if say is not None:
+                        if say is not None and os.path.lexists(new) and not old.name.endswith(".wal"):
                             say(f"--fresh: the old {_what(old)} {old} is kept as {new}")
                 con = open_store(store_path)
                 try:
@@ -322,10 +322,10 @@ def set_aside(
             target = _free(base, store.suffix)
             os.rename(store, target)
             moved.append((store, target))
-            wal = store.with_name(store.name + ".wal")
+            wal, kept = store.with_name(store.name + ".wal"), target.with_name(target.name + ".wal")
             if wal.exists():
-                os.rename(wal, target.with_name(target.name + ".wal"))
-                moved.append((wal, target.with_name(target.name + ".wal")))
+                os.rename(wal, kept)
+            moved.append((wal, kept))  # even without one: put_back removes the new store's log
         replay = out / REPLAY_DIR
         recorded = recording_from is not None and (replay / HEADER).exists()
         if recorded and ReplayReader(replay).source != recording_from:
@@ -348,13 +348,15 @@ def _free(base: Path, suffix: str) -> Path:
 
 
 def put_back(moved: list[tuple[Path, Path]]) -> None:
-    """Undo :func:`set_aside` after a failed run: what the run started in their place goes."""
+    """Undo :func:`set_aside` after a failed run: what the run started in their place goes (the
+    new store and its log, a new recording), and what was set aside comes back."""
     for old, new in reversed(moved):
         if os.path.isdir(old) and not os.path.islink(old):
             shutil.rmtree(old, ignore_errors=True)
         elif os.path.lexists(old):
             os.unlink(old)
-        os.rename(new, old)
+        if os.path.lexists(new):
+            os.rename(new, old)
 
 
 def _resolution(con: Any) -> dict[str, dict[str, float | int]]:
