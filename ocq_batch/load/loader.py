@@ -243,11 +243,10 @@ class Loader:
         con = self.con
         con.execute(sql_text("load/find_clashes.sql"))
         try:
-            conflicts = con.execute("select count(*) from batch_clashes where not supersedes").fetchall()[0][
-                0
-            ]
+            rows = con.execute("select count(*) from batch_clashes where not supersedes").fetchall()
+            conflicts = int(rows[0][0])
             if conflicts:
-                raise ConflictError(_conflict_message(con, int(conflicts)))
+                raise ConflictError(_conflict_message(con, conflicts))
             superseded = int(con.execute("select count(*) from batch_clashes").fetchall()[0][0])
             if superseded:
                 con.execute(sql_text("load/supersede_samples.sql"))
@@ -268,9 +267,8 @@ def _conflict_message(con: duckdb.DuckDBPyConnection, n: int) -> str:
     more = f" (and {n - 1} more sample(s))" if n > 1 else ""
     return (
         f"conflicting sample: {selector(metric, labels)} at {iso(ts)} is {_value(old)} from {old_origin} "
-        f"and {_value(new)} from {new_origin}{more}; a sample has one value, so these answers are of "
-        "another event or source than the store holds: load this source into another --out (or pass "
-        "--fresh to set the old store aside)"
+        f"and {_value(new)} from {new_origin}{more}; a sample has one value: find out which answer is "
+        "right, and load this source into another --out, or pass --fresh to set the old store aside"
     )
 
 
