@@ -13,6 +13,8 @@ message on one line and exits with code 1. Anything else is a bug.
      │    └── ChunkTooLargeError  a request would load more samples than the server allows
      │                          (the source splits it in two; it escapes only past 1 s chunks)
      ├── StoreError             the DuckDB store cannot be opened, is corrupt or has another schema
+     │    └── ConflictError     two values for one sample, or a store or out folder of another
+     │                          event or source than the run's
      ├── LockedError            another ocq-batch is writing the same --out, --store or replay folder
      ├── DiskError              an OS error on a named path: a full disk, no permission, a read-only
      │                          file system, an I/O error (made by ocq_batch.oserror, the one mapping)
@@ -66,6 +68,11 @@ class ChunkTooLargeError(SourceError):
 
 class StoreError(OcqError):
     """The DuckDB store cannot be opened, or was written by another schema version."""
+
+
+class ConflictError(StoreError):
+    """A fact with two values (a sample stored for the same series and time with another value),
+    or a run into a store or out folder that belongs to another event or source."""
 
 
 class LockedError(OcqError):

@@ -41,11 +41,19 @@ FAULTS = {
 @pytest.mark.parametrize("name", sorted(FAULTS))
 def test_fault_mid_export_leaves_the_previous_archive(prometheus, tmp_path: Path, name: str) -> None:
     out = tmp_path / "out"
-    first = run_cli("export", "-q", *server_args(prometheus.url, out))
-    assert first.returncode == 0, first.stderr
-    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file() and p.suffix != ".duckdb"}
     status, body, needles = FAULTS[name]
-    with StallingProxy(prometheus.url, fault=lambda n, _req: (status, body) if n == 5 else None) as proxy:
+    armed: dict[str, int | None] = {"at": None}  # where the second run starts counting requests
+
+    def fault(n: int, _req: bytes) -> tuple[int, bytes] | None:
+        at = armed["at"]
+        return (status, body) if at is not None and n == at + 5 else None
+
+    # both runs through the proxy: a store belongs to one source, and the proxy's URL is it
+    with StallingProxy(prometheus.url, fault=fault) as proxy:
+        first = run_cli("export", "-q", *server_args(proxy.url, out))
+        assert first.returncode == 0, first.stderr
+        before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file() and p.suffix != ".duckdb"}
+        armed["at"] = proxy.count
         proc = run_cli(
             "export",
             "--refetch",

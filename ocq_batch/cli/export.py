@@ -58,7 +58,8 @@ def export(
     out.print(
         f"{result.participants} participants ranked ({len(result.excluded)} excluded: "
         f"{', '.join(result.excluded) or 'none'}); {stats.samples_added} new samples, "
-        f"{stats.responses_skipped}/{stats.responses} responses already in the store"
+        + (f"{stats.samples_superseded} superseded by a newer answer, " if stats.samples_superseded else "")
+        + f"{stats.responses_skipped}/{stats.responses} responses already in the store"
     )
     out.print(f"archive: {result.out} (manifest.json, {len(result.manifest['files'])} files)")
     out.print(f"store:   {result.store}")
@@ -67,8 +68,9 @@ def export(
         f"see {result.out / 'report.html'} (the ceremony: ceremony.html), or run "
         "'ocq-batch verify --archive' on it"
     )
-    if stats.warnings:
-        err.print(f"warning: the source reported {len(stats.warnings)} warning(s); see manifest.json")
+    warnings = result.manifest["warnings"]
+    if warnings:  # those of the answers the store holds now, as the manifest and the audit count them
+        err.print(f"warning: the source reported {len(warnings)} warning(s); see manifest.json")
     empty = [k for k, f in result.manifest["families"].items() if f["empty_responses"] and not f["optional"]]
     if empty:
         more = f" and {len(empty) - 5} more" if len(empty) > 5 else ""

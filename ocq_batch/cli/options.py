@@ -126,6 +126,15 @@ WaitOpt = Annotated[
     ),
 ]
 MAX_WAIT_S = 24 * 3600
+FreshOpt = Annotated[
+    bool,
+    typer.Option(
+        "--fresh",
+        help="Start a new store: the old one (and a replay folder in --out recorded from another "
+        "server) is kept beside it, renamed with the time, e.g. ocq-out-store-20241004T160000Z.duckdb. "
+        "Needed to load another event or source into an --out or --store that holds one already.",
+    ),
+]
 ArchiveOpt = Annotated[
     Path | None,
     typer.Option(
@@ -260,6 +269,7 @@ class RunOptions:
     store: Path | None
     quiet: bool
     wait: str | None
+    fresh: bool
     http: HttpOptions
 
     @property
@@ -276,7 +286,16 @@ class RunOptions:
         http = server_options(self.source, self.http)
         wait_s = wait_seconds(self.wait)
         return RunRequest(
-            config, window, self.source, http, self.out_dir, self.store, xlsx=xlsx, wait_s=wait_s
+            config,
+            window,
+            self.source,
+            http,
+            self.out_dir,
+            self.store,
+            xlsx=xlsx,
+            wait_s=wait_s,
+            fresh=self.fresh,
+            allow_partial=self.http.allow_partial,
         )
 
 
@@ -292,6 +311,7 @@ _RUN_PARAMS = [
     _keyword("store", StoreOpt, None),
     _keyword("quiet", QuietOpt, False),
     _keyword("wait", WaitOpt, None),
+    _keyword("fresh", FreshOpt, False),
 ]
 
 

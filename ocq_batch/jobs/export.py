@@ -11,33 +11,36 @@ clean-up of what a killed run left to after their last write; OS errors leave th
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ocq_batch import __version__, faultpoint
-from ocq_batch.archive.layout import REPLAY_DIR, STORE_NAME, TABLES, data_digest
+from ocq_batch.archive.layout import MANIFEST, REPLAY_DIR, STORE_NAME, TABLES, data_digest
 from ocq_batch.archive.publish import check_out_folder, discard, publish, recover, staging_for
 from ocq_batch.archive.spreadsheet import check_xlsx
 from ocq_batch.archive.write import SamplesFile, manifest, write_files, write_manifest, write_reports
 from ocq_batch.audit.run import AuditResult, run_audit, summary_counts
 from ocq_batch.config.model import Config, Window
 from ocq_batch.detect.steps import run_pipeline
-from ocq_batch.errors import ConfigError, EmptyResultError, WindowError
+from ocq_batch.errors import ConfigError, ConflictError, EmptyResultError, WindowError
 from ocq_batch.load.loader import Loader, LoadStats
 from ocq_batch.load.received import check_scoring_data
-from ocq_batch.load.store import open_store
+from ocq_batch.load.store import claim, open_store
 from ocq_batch.lock import locked
 from ocq_batch.oserror import naming
 from ocq_batch.pull.http_options import HttpOptions
 from ocq_batch.pull.queries import plan_queries
-from ocq_batch.pull.replay import INDEX, ReplayWriter, remove_temporaries
+from ocq_batch.pull.replay import HEADER, INDEX, ReplayReader, ReplayWriter, remove_temporaries
 from ocq_batch.pull.source import ReplaySource, Source
 from ocq_batch.report.content import Provenance
-from ocq_batch.resources import demo_dir
+from ocq_batch.resources import demo_dir, sql_text
 from ocq_batch.rows import Rows
 from ocq_batch.timeutil import iso
 
@@ -92,11 +95,14 @@ class RunRequest:
     store: Path | None = None
     xlsx: bool = False  # also write ranking.xlsx (needs openpyxl)
     wait_s: float = 0.0  # how long to wait for another ocq-batch writing the same folders
+    fresh: bool = False  # set the old store aside (renamed with a timestamp) and start a new one
+    allow_partial: bool = False  # read answers recorded partial from a replay folder (--allow-partial)
 
 
-def replay_source(text: str | None) -> Source:
-    """A replay source from the --source text (default: the bundled demo event)."""
-    return ReplaySource(demo_dir() if text is None else Path(text))
+def replay_source(text: str | None, allow_partial: bool = False) -> Source:
+    """A replay source from the --source text (default: the bundled demo event); answers
+    recorded partial are read only with ``allow_partial``."""
+    return ReplaySource(demo_dir() if text is None else Path(text), allow_partial=allow_partial)
 
 
 def run_export(
@@ -106,7 +112,7 @@ def run_export(
     folder; ``say`` is told when it waits for a lock (see :func:`export`)."""
     if request.xlsx:
         check_xlsx()  # before anything is fetched or written
-    source = None if request.http is not None else replay_source(request.source)
+    source = None if request.http is not None else replay_source(request.source, request.allow_partial)
     return export(
         request.config,
         request.window,
@@ -118,6 +124,7 @@ def run_export(
         xlsx=request.xlsx,
         wait_s=request.wait_s,
         say=say,
+        fresh=request.fresh,
     )
 
 
@@ -140,6 +147,7 @@ def export(
     xlsx: bool = False,
     wait_s: float = 0.0,
     say: Callable[[str], None] | None = None,
+    fresh: bool = False,
 ) -> ExportResult:
     """Run the whole job; on any failure the previous archive (if any) is left untouched.
 
@@ -150,6 +158,12 @@ def export(
     The run holds the lock of ``out`` (and of ``store`` when it lives elsewhere) from before
     its clean-up to after its publish, waiting up to ``wait_s`` seconds for another holder;
     ``say`` is told one line when it waits or takes over a dead run's lock.
+
+    The store (and ``out``'s recorded responses) belong to one event and one source
+    (:func:`~ocq_batch.load.store.claim`); a run of another stops with ConflictError, unless
+    ``fresh``: the old store is then set aside beside it, renamed with the time (and so is a
+    replay folder in ``out`` recorded from another server), ``say`` is told where, and a new
+    one is started. A failed run puts them back.
     """
     progress = progress or _Quiet()
     check_window(config, window)
@@ -167,21 +181,35 @@ def export(
         faultpoint.reach("lock:held")
         recover(out)  # what a killed run left: only now, under the lock
         check_out_folder(out)
+        belongs_to = {"event": event_identity(config), "source": source.identity}
+        if not fresh:
+            check_archive_owner(out, belongs_to)
         remove_temporaries(out / REPLAY_DIR)
         created = not out.exists()
         staging: Path | None = None
+        aside: list[tuple[Path, Path]] = []
+        where = "--out" if store_inside else "--store"
         try:
             with naming(store_path, store=store_path):
                 store_path.parent.mkdir(parents=True, exist_ok=True)
                 repaired = None
-                if live is not None:
-                    live.recorder = ReplayWriter(out / REPLAY_DIR, source=live.label)
-                    repaired = live.recorder.repaired
-                    if repaired and say is not None:
-                        say(f"note: {repaired}")
+                if fresh:
+                    recorded_from = None if live is None else live.identity
+                    aside = set_aside(out, store_path, store_inside, recorded_from)
+                    for old, new in aside:
+                        if say is not None and os.path.lexists(new) and not old.name.endswith(".wal"):
+                            say(f"--fresh: the old {_what(old)} {old} is kept as {new}")
                 con = open_store(store_path)
                 try:
-                    loader = loader_for(con, config)
+                    claim(con, store_path, belongs_to["event"], belongs_to["source"], where)
+                    if live is not None:  # after the claim: another source's run records nothing
+                        live.recorder = ReplayWriter(
+                            out / REPLAY_DIR, source=live.identity, other=f"use another {where}, or --fresh"
+                        )
+                        repaired = live.recorder.repaired
+                        if repaired and say is not None:
+                            say(f"note: {repaired}")
+                    loader = loader_for(con, config, getattr(source, "allow_partial", True))
                     advance = progress.task("fetching" if live is not None else "loading replay", n_requests)
                     for resp in source.responses(specs, start, end):
                         loader.add(resp)
@@ -207,6 +235,7 @@ def export(
                         ranking = Rows.query(con, "select * from ranking order by rank, user")
                         timeline = Rows.query(con, "select * from timeline order by user, ts")
                         resolution = _resolution(con)
+                        warnings = current_warnings(con, window)
                 finally:
                     con.close()
             extra = {
@@ -216,16 +245,18 @@ def export(
                     "samples_seen": stats.samples_seen,
                     "samples_added": stats.samples_added,
                     "samples_outside_their_request": stats.samples_outside,
+                    "samples_superseded": stats.samples_superseded,
                     "series_added": stats.series_added,
                     **received.totals(),
                     "index_lines_cut": 0 if repaired is None else 1,
                 },
                 "families": received.manifest(specs),
                 "resolution": resolution,
-                "warnings": stats.warnings,
+                "warnings": warnings,
                 "participants": participants,
                 "excluded": excluded,
                 "recording": REPLAY_DIR if live is not None else None,
+                "belongs_to": belongs_to,
             }
             extra["verdict"] = {
                 "clean": audit.clean,
@@ -248,9 +279,94 @@ def export(
             # a fresh folder goes away, unless it holds recorded responses to resume from
             if created and out.exists() and not _has_recording(out / REPLAY_DIR):
                 shutil.rmtree(out, ignore_errors=True)
+            put_back(aside)
             raise
     final_store = out / STORE_NAME if store_inside else store_path
     return ExportResult(out, final_store, data, ranking, stats, window, config, participants, excluded, audit)
+
+
+def event_identity(config: Config) -> str:
+    """The event a store belongs to, as its meta names it: the event's name and T0."""
+    return f"{config.name} (start {iso(config.start)})"
+
+
+def check_archive_owner(out: Path, belongs_to: dict[str, str]) -> None:
+    """ConflictError when the archive in ``out`` is of another event or source than
+    ``belongs_to`` (its manifest's ``belongs_to``; an archive without one is not checked: its
+    store says whom it belongs to)."""
+    try:
+        found = json.loads((out / MANIFEST).read_text(encoding="utf-8")).get("belongs_to")
+    except (OSError, ValueError, AttributeError):
+        return  # no archive there, or none ocq-batch can read: check_out_folder and publish decide
+    if isinstance(found, dict) and found != belongs_to:
+        raise ConflictError(
+            f"--out {out} holds the archive of event {found.get('event')} from {found.get('source')}, "
+            f"not of event {belongs_to['event']} from {belongs_to['source']}; use another --out, or "
+            "--fresh to replace it with a new store"
+        )
+
+
+def current_warnings(con: Any, window: Window) -> list[str]:
+    """The warnings (``query: warning``) of the answers the store holds now over ``window``: what
+    the manifest lists, and what the audit's partial_response finding counts."""
+    params = {"from_ts": window.start, "to_ts": window.end}
+    return [str(r[0]) for r in con.execute(sql_text("load/current_warnings.sql"), params).fetchall()]
+
+
+def _what(path: Path) -> str:
+    return "recorded responses" if path.name == REPLAY_DIR else "store"
+
+
+def set_aside(
+    out: Path, store: Path, store_inside: bool, recording_from: str | None
+) -> list[tuple[Path, Path]]:
+    """``--fresh``: rename the store (with its log) beside where it is, with the time in its name,
+    and ``out``'s replay folder beside ``out`` when this run records into it from another source
+    (``recording_from``); the (old, new) paths moved. The caller holds the locks of both."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    moved: list[tuple[Path, Path]] = []
+    try:
+        if store.exists():
+            inside = out.parent / f"{out.name}-store-{stamp}"
+            base = inside if store_inside else store.with_name(f"{store.stem}-{stamp}")
+            target = _free(base, store.suffix)
+            os.rename(store, target)
+            moved.append((store, target))
+            wal, kept = store.with_name(store.name + ".wal"), target.with_name(target.name + ".wal")
+            if wal.exists():
+                os.rename(wal, kept)
+            moved.append((wal, kept))  # even without one: put_back removes the new store's log
+        replay = out / REPLAY_DIR
+        recorded = recording_from is not None and (replay / HEADER).exists()
+        if recorded and ReplayReader(replay).source != recording_from:
+            target = _free(out.parent / f"{out.name}-replay-{stamp}", "")
+            os.rename(replay, target)
+            moved.append((replay, target))
+    except BaseException:
+        put_back(moved)
+        raise
+    return moved
+
+
+def _free(base: Path, suffix: str) -> Path:
+    """``base`` + ``suffix``, or with ``-2``, ``-3``... before the suffix when that is taken."""
+    path, n = base.with_name(base.name + suffix), 1
+    while os.path.lexists(path):
+        n += 1
+        path = base.with_name(f"{base.name}-{n}{suffix}")
+    return path
+
+
+def put_back(moved: list[tuple[Path, Path]]) -> None:
+    """Undo :func:`set_aside` after a failed run: what the run started in their place goes (the
+    new store and its log, a new recording), and what was set aside comes back."""
+    for old, new in reversed(moved):
+        if os.path.isdir(old) and not os.path.islink(old):
+            shutil.rmtree(old, ignore_errors=True)
+        elif os.path.lexists(old):
+            os.unlink(old)
+        if os.path.lexists(new):
+            os.rename(new, old)
 
 
 def _resolution(con: Any) -> dict[str, dict[str, float | int]]:
@@ -325,10 +441,17 @@ def http_source(config: Config, http: HttpOptions) -> HttpSource:
     return HttpSource(http, step_s=step, chunk_s=config.chunk_s)
 
 
-def loader_for(con: Any, config: Config) -> Loader:
-    """A loader reading ``config``'s labels (and raw series' users from their namespace)."""
+def loader_for(con: Any, config: Config, allow_partial: bool = True) -> Loader:
+    """A loader reading ``config``'s labels (and raw series' users from their namespace); one
+    that stops at a partial answer unless ``allow_partial``."""
     q = config.queries
-    return Loader(con, q.user_label, q.cluster_label, namespace=(q.namespace_label, q.namespace_user))
+    return Loader(
+        con,
+        q.user_label,
+        q.cluster_label,
+        namespace=(q.namespace_label, q.namespace_user),
+        allow_partial=allow_partial,
+    )
 
 
 def fetch(
@@ -353,7 +476,7 @@ def fetch(
     with locked([(folder.resolve(), "--out")], wait_s, say), http_source(config, http) as source:
         faultpoint.reach("lock:held")
         requests = source.requests(specs, start, end)
-        writer = ReplayWriter(folder, source=source.label)
+        writer = ReplayWriter(folder, source=source.identity, other="use another --out")
         if writer.repaired and say is not None:
             say(f"note: {writer.repaired}")
         source.recorder = writer

@@ -3,12 +3,18 @@
 Each batch is one transaction: its fetches, its new series, the samples not stored yet
 and their change log (:mod:`ocq_batch.load.changelog`). A response already loaded (same
 query, range, step and body) is skipped, and a sample already stored for its series and
-time is not stored again, so loading the same data twice, or overlapping chunks, changes
-nothing. The inserts are ``sql/load/*.sql``.
+time with the same value (NaN equals NaN) is not stored again, so loading the same data
+twice, or overlapping chunks, changes nothing. A fact has one value: a sample stored with
+another value is a conflict that stops the load (:class:`~ocq_batch.errors.ConflictError`,
+naming the series, the time, both values and both origins), unless the new value answers
+the same request again (a refetch of the chunk, the late-sample case): then the newer answer
+wins, the earlier value moves to ``superseded`` and the load counts it. The inserts are
+``sql/load/*.sql``.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,12 +25,14 @@ import numpy as np
 import pyarrow as pa
 
 from ocq_batch.columns import TIMESTAMP_US, numbers, strings
+from ocq_batch.errors import ConflictError, SourceError
 from ocq_batch.load import changelog
 from ocq_batch.load.received import Received
 from ocq_batch.load.store import count_rows, transaction
 from ocq_batch.pull.parse import SERIES_SCHEMA, Namespace, Parsed, parse_response, parse_response_plain
 from ocq_batch.pull.source import Response
 from ocq_batch.resources import sql_text
+from ocq_batch.timeutil import iso
 
 BATCH_SAMPLES = 500_000
 
@@ -48,6 +56,7 @@ class LoadStats:
     samples_added: int = 0
     samples_seen: int = 0
     samples_outside: int = 0  # answered twice at a chunk edge, or outside the request: not kept
+    samples_superseded: int = 0  # replaced by a newer answer to the same request (a refetch)
     warnings: list[str] = field(default_factory=list)
 
 
@@ -84,11 +93,13 @@ class Loader:
         fast: bool = True,
         batch_samples: int = BATCH_SAMPLES,
         namespace: Namespace | None = None,
+        allow_partial: bool = True,
     ) -> None:
         self.con = con
         self.user_label, self.cluster_label = user_label, cluster_label
         self.namespace = namespace  # where raw kube-state-metrics series carry their user
         self.fast, self.batch_samples = fast, batch_samples
+        self.allow_partial = allow_partial  # False: a response with warnings stops the load
         self.stats = LoadStats()
         self.received = Received()  # every response read, per query family (the manifest's families)
         self._fetches: list[tuple[Any, ...]] = []
@@ -103,6 +114,11 @@ class Loader:
         self.stats.responses += 1
         parse = parse_response if self.fast else parse_response_plain
         parsed = parse(resp, self.user_label, self.cluster_label, self.namespace)
+        if parsed.warnings and not self.allow_partial:
+            raise SourceError(
+                f"the answer to query {resp.spec.query!r} from {resp.origin} is partial: "
+                f"{parsed.warnings[0]}; run with --allow-partial, or --refetch against the server"
+            )
         self.stats.warnings.extend(f"{resp.spec.query}: {w}" for w in parsed.warnings)
         self.received.add(resp, parsed)
         fetch_id = parsed.fetch_id
@@ -195,6 +211,7 @@ class Loader:
             else None
         )
         con = self.con
+        superseded = 0
         try:
             with transaction(con):
                 con.register("new_series", series)
@@ -205,19 +222,68 @@ class Loader:
                     # no queued sample can be stored already, nor queued twice (_claim checked it)
                     con.execute(sql_text("load/append_samples.sql"))
                     changelog.append(con, *log)
+                    con.executemany(sql_text("load/insert_fetch.sql"), self._fetches)
                 else:
+                    con.executemany(sql_text("load/insert_fetch.sql"), self._fetches)
+                    superseded = self._settle_clashes()
                     con.execute(sql_text("load/insert_samples.sql"))
                     changelog.rebuild(con, "new_samples")
-                con.executemany(sql_text("load/insert_fetch.sql"), self._fetches)
                 after = count_rows(con, "series"), count_rows(con, "samples")
         finally:
             con.unregister("new_series")
             con.unregister("new_samples")
         self.stats.series_added += after[0] - before[0]
         self.stats.samples_added += after[1] - before[1]
+        self.stats.samples_superseded += superseded
         self._fetches, self._parsed, self._queued = [], [], 0
         self._pending_ids.clear()
         self._appendable = True
+
+    def _settle_clashes(self) -> int:
+        """The batch's samples that clash with a value already stored or queued (inside the
+        batch's transaction, its fetches inserted): ConflictError naming the first conflict;
+        else the values a refetch supersedes are replaced, and their number returned."""
+        con = self.con
+        con.execute(sql_text("load/find_clashes.sql"))
+        try:
+            rows = con.execute("select count(*) from batch_clashes where not supersedes").fetchall()
+            conflicts = int(rows[0][0])
+            if conflicts:
+                raise ConflictError(_conflict_message(con, conflicts))
+            superseded = int(con.execute("select count(*) from batch_clashes").fetchall()[0][0])
+            if superseded:
+                con.execute(sql_text("load/supersede_samples.sql"))
+            return superseded
+        finally:
+            con.execute("drop table if exists batch_clashes")
+
+
+def _conflict_message(con: duckdb.DuckDBPyConnection, n: int) -> str:
+    """One line on the first conflict (by series and time) of ``batch_clashes``, and how many."""
+    row = con.execute(
+        "select s.metric, s.labels, c.ts, c.old_value, c.old_origin, c.new_value, c.new_origin "
+        "from batch_clashes as c join series as s using (series_id) where not c.supersedes "
+        "order by s.metric, s.labels, c.ts, c.new_fetch_id limit 1"
+    ).fetchone()
+    assert row is not None
+    metric, labels, ts, old, old_origin, new, new_origin = row
+    more = f" (and {n - 1} more sample(s))" if n > 1 else ""
+    return (
+        f"conflicting sample: {selector(metric, labels)} at {iso(ts)} is {_value(old)} from {old_origin} "
+        f"and {_value(new)} from {new_origin}{more}; a sample has one value: find out which answer is "
+        "right, and load this source into another --out, or pass --fresh to set the old store aside"
+    )
+
+
+def selector(metric: str, labels: str) -> str:
+    """A series as PromQL writes it: ``metric{label="value", ...}`` (``labels``: canonical JSON)."""
+    pairs = {k: v for k, v in json.loads(labels).items() if k != "__name__"}
+    inner = ",".join(f"{k}={json.dumps(str(v))}" for k, v in sorted(pairs.items()))
+    return f"{metric}{{{inner}}}"
+
+
+def _value(v: float | None) -> str:
+    return "null" if v is None else repr(float(v)) if not float(v).is_integer() else str(int(v))
 
 
 def _concat(arrays: list[np.ndarray], dtype: type) -> np.ndarray:

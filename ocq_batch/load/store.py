@@ -16,7 +16,7 @@ from pathlib import Path
 
 import duckdb
 
-from ocq_batch.errors import OcqError, StoreError
+from ocq_batch.errors import ConflictError, OcqError, StoreError
 from ocq_batch.oserror import disk_error
 from ocq_batch.resources import sql_text
 
@@ -59,11 +59,39 @@ def open_store(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection
     ).fetchall()  # fetched to the end: DuckDB refuses new work on a connection with a pending result
     if has_meta and has_meta[0][0]:
         _check_version(con, path)
+        con.execute(sql_text("load/schema.sql"))  # idempotent: adds what a store of this version lacks
     else:
         con.execute(sql_text("load/schema.sql"))
         con.execute("insert into meta values ('schema_version', ?)", [str(SCHEMA_VERSION)])
     con.execute(sql_text("load/answers.sql"))  # the last run's answers: in stores of any age
     return con
+
+
+def claim(con: duckdb.DuckDBPyConnection, path: Path, event: str, source: str, where: str) -> None:
+    """Make sure the store at ``path`` belongs to ``event`` and ``source`` (its meta keys
+    ``event`` and ``source``), recording them in a store that holds no response yet.
+
+    ConflictError, in one line, when it holds another event's or source's responses, or
+    responses loaded before ocq-batch recorded whom a store belongs to: ``where`` is the option
+    to change (``--out``, or ``--store``), and ``--fresh`` sets the old store aside.
+    """
+    found = dict(con.execute("select key, value from meta where key in ('event', 'source')").fetchall())
+    if found.get("event") == event and found.get("source") == source:
+        return
+    if count_rows(con, "fetches"):
+        if "event" not in found or "source" not in found:
+            what = "responses loaded by an older ocq-batch, which did not record their event and source"
+        elif found["event"] == event:
+            what = f"the data of {found['source']}, not of {source} (event {event})"
+        else:
+            what = f"event {found['event']} from {found['source']}, not event {event} from {source}"
+        raise ConflictError(
+            f"store {path} holds {what}; use another {where}, or --fresh to set the old store aside "
+            "and start a new one"
+        )
+    with transaction(con):
+        con.execute("delete from meta where key in ('event', 'source')")
+        con.execute("insert into meta values ('event', ?), ('source', ?)", [event, source])
 
 
 def _open_error(path: Path, exc: duckdb.Error) -> OcqError:

@@ -235,6 +235,6 @@ def _allowed(warnings: list[str], query: str, allow_partial: bool) -> list[str]:
     if warnings and not allow_partial:
         raise SourceError(
             f"the answer to query {query!r} is partial: {warnings[0]}; make every store reachable "
-            "or, knowing data may be missing, allow partial answers"
+            "or, knowing data may be missing, allow partial answers (--allow-partial)"
         )
     return warnings

@@ -55,7 +55,9 @@ class HttpOptions:
     ))  # fmt: skip
     allow_partial: bool = field(default=False, metadata=_option(
         "--allow-partial",
-        "Accept responses carrying Thanos warnings (partial data); they are recorded in the manifest.",
+        "Accept responses carrying Thanos warnings (partial data), from the server or recorded in a "
+        "replay folder; they are listed in the manifest and marked in the replay index, and a later "
+        "run against the server without this option fetches them again.",
     ))  # fmt: skip
     dedup: bool | None = field(default=None, metadata=_option(
         "--dedup/--no-dedup", "Send Thanos dedup=true/false (default: not sent, the querier's default)."

@@ -3,7 +3,8 @@
 A replay folder holds::
 
     replay.json      {"format": "ocq-replay", "version": 2, "source": "<where it was recorded>"}
-    index.jsonl      one JSON line per recorded response (query, start, end, step, file, sha256, ...)
+    index.jsonl      one JSON line per recorded response (query, start, end, step, file, sha256, ...;
+                     ``warnings`` when the answer was partial, recorded with --allow-partial)
     responses/       the response bodies, byte for byte as the server sent them, gzip-compressed
 
 ``step`` 0 marks the stored samples of ``(start, end]`` (the answer to an instant query of a
@@ -30,7 +31,7 @@ from pathlib import Path
 
 from ocq_batch import faultpoint
 from ocq_batch.durable import fsync_dir
-from ocq_batch.errors import ReplayError, WindowError
+from ocq_batch.errors import ConflictError, ReplayError, WindowError
 from ocq_batch.oserror import naming
 from ocq_batch.timeutil import from_epoch, iso
 
@@ -54,6 +55,18 @@ class Entry:
     sha256: str
     key: str = ""
     recorded_at: str = ""
+    warnings: tuple[str, ...] = ()  # the server's warnings: a partial answer (--allow-partial)
+
+    @property
+    def partial(self) -> bool:
+        return bool(self.warnings)
+
+    def line(self) -> str:
+        """The entry's index line (``warnings`` only when there are some)."""
+        fields = {k: v for k, v in self.__dict__.items() if k != "warnings"}
+        if self.warnings:
+            fields["warnings"] = list(self.warnings)
+        return json.dumps(fields, sort_keys=True) + "\n"
 
 
 def request_id(query: str, start: float, end: float, step: float) -> str:
@@ -65,16 +78,23 @@ def request_id(query: str, start: float, end: float, step: float) -> str:
 class ReplayWriter:
     """Appends responses to a replay folder (created if missing)."""
 
-    def __init__(self, folder: Path, source: str) -> None:
-        """Open ``folder`` for recording; the caller holds its lock (an export's ``--out``, a
-        fetch's folder), so the temporary files of a killed run found there are removed."""
+    def __init__(self, folder: Path, source: str, other: str = "record into another folder") -> None:
+        """Open ``folder`` for recording answers from ``source``; the caller holds its lock (an
+        export's ``--out``, a fetch's folder), so the temporary files of a killed run found there
+        are removed. A folder recorded from another source is refused (ConflictError, saying
+        ``other``: what to do instead): one folder, one source."""
         self.folder = folder
-        (folder / "responses").mkdir(parents=True, exist_ok=True)
-        remove_temporaries(folder)
         header = folder / HEADER
         if header.exists():
-            _read_header(folder)
-        else:
+            recorded = str(_read_header(folder).get("source", ""))
+            if recorded != source:
+                raise ConflictError(
+                    f"replay folder {folder} holds answers recorded from {recorded or 'an unnamed source'}, "
+                    f"not {source}; {other}"
+                )
+        (folder / "responses").mkdir(parents=True, exist_ok=True)
+        remove_temporaries(folder)
+        if not header.exists():
             _atomic_write(
                 header, json.dumps({"format": FORMAT, "version": VERSION, "source": source}).encode()
             )
@@ -107,6 +127,7 @@ class ReplayWriter:
         packed: bytes | None = None,
         sha256: str | None = None,
         stored: bool = False,
+        warnings: tuple[str, ...] = (),
     ) -> Entry:
         """Record one response body; idempotent for the same request.
 
@@ -114,10 +135,11 @@ class ReplayWriter:
         wins over the older one (the older file stays, its index line is shadowed).
         ``packed`` is ``pack(body)`` and ``sha256`` the body's digest when the caller
         computed them already (e.g. in a worker thread, while the main thread loads);
-        ``stored`` says :meth:`store` already wrote its file, so only the index line is left.
+        ``stored`` says :meth:`store` already wrote its file, so only the index line is left;
+        ``warnings`` marks a partial answer (the server's warnings, without the query).
         """
         sha = sha256 or hashlib.sha256(body).hexdigest()
-        entry = self._entry(query, start, end, step, sha, key, recorded_at)
+        entry = self._entry(query, start, end, step, sha, key, recorded_at, warnings)
         old = self.entry(query, start, end, step)
         if old is not None and (not replace or old.sha256 == sha):
             if replace and not self._intact(old):  # the same answer again: repair a lost or damaged file
@@ -179,7 +201,15 @@ class ReplayWriter:
         return self._index(entry)
 
     def _entry(
-        self, query: str, start: float, end: float, step: float, sha: str, key: str, recorded_at: str | None
+        self,
+        query: str,
+        start: float,
+        end: float,
+        step: float,
+        sha: str,
+        key: str,
+        recorded_at: str | None,
+        warnings: tuple[str, ...] = (),
     ) -> Entry:
         return Entry(
             query=query,
@@ -190,6 +220,7 @@ class ReplayWriter:
             sha256=sha,
             key=key,
             recorded_at=recorded_at or iso(datetime.now(UTC)),
+            warnings=tuple(warnings),
         )
 
     def _intact(self, entry: Entry) -> bool:
@@ -202,7 +233,7 @@ class ReplayWriter:
 
     def _index(self, entry: Entry) -> Entry:
         """Append ``entry`` to the index (its file is already in place, durably) and remember it."""
-        line = json.dumps(entry.__dict__, sort_keys=True) + "\n"
+        line = entry.line()
         index = self.folder / INDEX
         created = not index.exists()
         with naming(index), open(index, "a", encoding="utf-8") as fh:
@@ -336,10 +367,12 @@ def _read_index(folder: Path) -> list[Entry]:
             if not line.strip():
                 continue
             try:
-                e = Entry(**json.loads(line))
+                fields = json.loads(line)
+                fields["warnings"] = tuple(fields.get("warnings") or ())
+                e = Entry(**fields)
                 entries.pop((e.query, e.start, e.end, e.step), None)  # a later recording wins
                 entries[(e.query, e.start, e.end, e.step)] = e
-            except (ValueError, TypeError) as exc:
+            except (ValueError, TypeError, AttributeError) as exc:
                 if not line.endswith("\n"):  # the last line, cut by an interrupted recording
                     raise ReplayError(
                         f"{path} line {n} is cut short (a recording was interrupted), so its answer is "

@@ -95,6 +95,7 @@ class HttpSource(Closing):
         self._owns_client = client is None
         self.client = client or PromClient(options, transport=transport, sleep=sleep)
         self.label = self.client.label
+        self.identity = self.label  # what its recordings' header names (a replay counts as the server)
         self.recorder = recorder
         self.progress = progress
         self.warnings: list[str] = []
@@ -120,10 +121,13 @@ class HttpSource(Closing):
         reader: ReplayReader | None = None
         if rec is not None and rec.has_any():
             reader = ReplayReader(rec.folder)
+            # a partial answer recorded with --allow-partial is fetched again without it
             recorded = {
                 (e.query, e.start, e.end, e.step): e
                 for e in reader.entries
-                if not self.options.refetch and _settled(e, self.options.settle_s)
+                if not self.options.refetch
+                and _settled(e, self.options.settle_s)
+                and (self.options.allow_partial or not e.partial)
             }
         cancel = threading.Event()
         window = max(1, self.options.concurrency) * 2  # bounds the bodies held in memory
@@ -228,6 +232,7 @@ class HttpSource(Closing):
             packed=fetched.packed,
             sha256=fetched.sha256,
             stored=True,  # the worker wrote the file (_fetch)
+            warnings=tuple(w.removeprefix(f"{request.spec.query}: ") for w in fetched.warnings),
         )
 
     def _read_recorded(self, reader: ReplayReader, entry: Entry) -> bytes:
@@ -241,9 +246,14 @@ class HttpSource(Closing):
 
     def _check_replayed(self, body: bytes, query: str) -> tuple[list[str], Scanned | None]:
         try:
-            warnings, scanned = check_body(body, query, frozenset({"matrix"}), self.options.allow_partial)
+            warnings, scanned = check_body(body, query, frozenset({"matrix"}), True)
         except TransientError as exc:
             raise ReplayError(
                 f"the recorded answer to {query!r} is unusable ({exc.problem}); record it again"
             ) from None
+        if warnings and not self.options.allow_partial:  # recorded partial, not marked so (older index)
+            raise ReplayError(
+                f"the recorded answer to {query!r} is partial ({warnings[0]}); run with --allow-partial, "
+                "or --refetch to fetch it anew"
+            )
         return [f"{query}: {w}" for w in warnings], scanned

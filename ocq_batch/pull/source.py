@@ -14,10 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from ocq_batch.errors import OcqError, ReplayError
 from ocq_batch.pull.api import RAW
 from ocq_batch.pull.queries import QuerySpec
 from ocq_batch.pull.replay import ReplayReader
 from ocq_batch.pull.scan import Scanned
+from ocq_batch.resources import demo_dir
+
+DEMO = "the bundled demo event"  # the source the bundled demo counts as, wherever it is installed
 
 
 @dataclass(frozen=True)
@@ -49,9 +53,12 @@ class Response:
 
 
 class Source(Protocol):
-    """Where responses come from. ``label`` names it without any credential."""
+    """Where responses come from. ``label`` names it without any credential, and ``identity``
+    names the source of the data, which a store belongs to (a server's redacted URL; a replay
+    folder counts as the source it was recorded from)."""
 
     label: str
+    identity: str
 
     def plan(self, specs: Sequence[QuerySpec], start: float, end: float) -> int:
         """Check the source can answer every query over the window; return the request count."""
@@ -65,14 +72,31 @@ class Source(Protocol):
 class ReplaySource:
     """Answers from a replay folder recorded by ``ocq-batch fetch`` or ``simulate``."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, identity: str | None = None, allow_partial: bool = False) -> None:
+        """``identity``: the source the folder counts as (default: the one its header names, or
+        the folder itself when it names none); ``allow_partial``: whether answers recorded
+        partial (with --allow-partial) may be read."""
         self.reader = ReplayReader(folder)
         self.label = f"replay:{folder}"
+        recorded = self.reader.source or f"replay:{folder.resolve()}"
+        self.identity = identity or (DEMO if _is_demo(folder) else recorded)
+        self.allow_partial = allow_partial
 
     def plan(self, specs: Sequence[QuerySpec], start: float, end: float) -> int:
-        return sum(
-            len(self.reader.entries_for(s.query, start, end, s.mode == "raw")) for s in self._present(specs)
-        )
+        """The request count; SourceError when an answer the window needs was recorded partial
+        and partial answers are not allowed."""
+        reader = self.reader
+        entries = []
+        for spec in self._present(specs):
+            entries += reader.entries_for(spec.query, start, end, spec.mode == "raw")
+        partial = [e for e in entries if e.partial]
+        if partial and not self.allow_partial:
+            first = partial[0]
+            raise ReplayError(
+                f"{len(partial)} recorded answer(s) in {reader.folder} are partial (e.g. {first.query!r}: "
+                f"{first.warnings[0]}); run with --allow-partial, or --refetch against the server"
+            )
+        return len(entries)
 
     def _present(self, specs: Sequence[QuerySpec]) -> list[QuerySpec]:
         """Required specs, and optional ones only when the replay recorded them."""
@@ -86,3 +110,11 @@ class ReplaySource:
                 yield Response(
                     spec, entry.start, entry.end, entry.step, body, self.label, sha256=entry.sha256
                 )
+
+
+def _is_demo(folder: Path) -> bool:
+    """Whether ``folder`` is the bundled demo event."""
+    try:
+        return folder.resolve() == demo_dir().resolve()
+    except OcqError:  # a zipped install has no demo folder
+        return False

@@ -330,14 +330,15 @@ fast as (
     from durations as d join medians as m using (exercise) cross join p
     where m.n >= 5 and d.took_s < p.fast_factor * m.median_s
 ),
--- 10. warnings (partial responses) met while fetching
+-- 10. warnings (partial responses) of the answers the store holds now (a refetch supersedes an
+-- earlier partial answer to the same request: current_fetches)
 partial as (
     select 'error' as severity, 'partial_response' as check_name, null::varchar as user,
         null::varchar as exercise, null::varchar as env, null::varchar as cluster,
         min(f.start_ts) as evidence_at, max(f.end_ts) as evidence_until, count(*)::double as value,
         'the source answered ' || count(*) || ' request(s) with a warning (partial data?): ' || w.warning
         || '; e.g. ' || min(f.query) as message
-    from fetches as f, unnest(f.warnings) as w(warning), p
+    from current_fetches as f, unnest(f.warnings) as w(warning), p
     where f.end_ts >= p.from_ts and f.start_ts <= p.to_ts
     group by w.warning
 ),

@@ -4,9 +4,15 @@
 -- grain: samples: series_id, ts
 -- grain: chunks: series_id, first_ts
 -- grain: state_changes: series_id, ts
--- Store schema (version in meta.schema_version). Raw facts only: fetches, series and
--- samples are insert-only and keyed by natural keys, so loading the same response twice
--- changes nothing. Every later table is a projection rebuilt by the numbered steps.
+-- grain: superseded: series_id, ts, fetch_id
+-- grain: current_fetches: query, start_ts, end_ts, step_s
+-- Store schema (version in meta.schema_version; meta also names the event and the source the
+-- store belongs to: keys event and source). Raw facts only: fetches, series and samples are
+-- keyed by natural keys, so loading the same response twice changes nothing. A sample is
+-- never overwritten but by a newer answer to the same request (a refetch of a chunk: the
+-- late-sample case), and then its earlier value moves to superseded. Every later table is a
+-- projection rebuilt by the numbered steps. Every statement is idempotent: the schema runs on
+-- every writable open, so a store made before a table was added gains it.
 
 create table if not exists meta (
     key   varchar primary key,
@@ -75,3 +81,21 @@ create table if not exists state_changes (
     prev_ts   timestamptz not null,
     state     integer not null
 );
+
+-- one row per sample value a newer answer to the same request replaced (the late-sample case):
+-- the value and fetch it had, and the fetch that superseded it (samples holds the new value)
+create table if not exists superseded (
+    series_id     bigint not null,
+    ts            timestamptz not null,
+    value         double,
+    fetch_id      bigint not null,
+    by_fetch_id   bigint not null
+);
+
+-- the answer the store holds now for each request: its latest loaded response (a refetch
+-- supersedes an earlier answer, e.g. a partial one)
+create view if not exists current_fetches as
+select * from fetches
+qualify row_number() over (
+    partition by query, start_ts, end_ts, step_s order by loaded_at desc, fetch_id desc
+) = 1;
