@@ -16,6 +16,7 @@ from pathlib import Path
 
 import duckdb
 import httpx
+import pyarrow.parquet as pq
 from conftest import DEMO_FROM, DEMO_TO, T0, MiniEvent, full, merge, run_cli, server_args, steps
 from faultkit import SMALL_EVENT, assert_one_line, digests
 from proxy import StallingProxy
@@ -97,11 +98,17 @@ def test_fresh_after_a_server_run_keeps_store_and_recording_and_the_offline_rebu
     assert "0 new samples" in rerun.stdout
     assert {k for k, v in digests(out).items() if published[k] != v} <= {"manifest.json"}
 
-    # the demo into the server's folder: refused, then --fresh (also through verify's export)
+    # the demo into the server's folder: refused; verify of the demo there changes nothing (it
+    # exports into a temporary folder) and has no --fresh; export --fresh keeps the old store
     proc = run_cli("export", "-q", "--out", str(out))
     assert_one_line(proc.returncode, proc.stderr, 1, prometheus.url, "the bundled demo event", "--fresh")
-    fresh = run_cli("verify", "-q", "--fresh", "--out", str(out))
-    assert fresh.returncode in (0, 3), fresh.stderr
+    before = digests(out)
+    verified = run_cli("verify", "-q", "--out", str(out))
+    assert verified.returncode in (0, 3), verified.stderr
+    assert digests(out) == before
+    assert run_cli("verify", "-q", "--fresh", "--out", str(out)).returncode == 2  # no such option
+    fresh = run_cli("export", "-q", "--fresh", "--out", str(out))
+    assert fresh.returncode == 0, fresh.stderr
     (kept,) = tmp_path.glob("out-store-*.duckdb")
     assert meta(kept)["source"] == prometheus.url
     assert meta(out / "store.duckdb")["source"] == "the bundled demo event"
@@ -166,18 +173,26 @@ def test_a_sample_with_another_value_stops_the_load_naming_both(tmp_path: Path) 
     assert count(out / "store.duckdb", "select count(*) from samples") == n  # nothing of it loaded
 
 
+def findings_on_the_data(out: Path) -> list[dict[str, object]]:
+    """audit.parquet's rows, but the empty answers of the run (they name its answers' ranges)."""
+    rows = pq.read_table(out / "audit.parquet").to_pylist()
+    return [r for r in rows if r["check"] not in ("empty_family", "empty_answer")]
+
+
 def test_equal_values_and_equal_nans_from_other_chunks_are_the_same_fact(tmp_path: Path) -> None:
     out = tmp_path / "out"
     gap = changed(EVENT, "completion/villain/prod", ("bob", "c1"), T0 + 20 * 60, math.nan)
     first = replay(tmp_path / "first", gap)
     assert run_cli("export", "-q", "--source", str(first), "--out", str(out), *WINDOW).returncode == 0
-    before = digests(out)
+    before, findings_before = digests(out), findings_on_the_data(out)
     other = replay(tmp_path / "other", gap, (SPAN[0] + 60, SPAN[1]))
     proc = run_cli("export", "-q", "--source", str(other), "--out", str(out), *WINDOW)
     assert proc.returncode == 0, proc.stderr
     assert "0 new samples" in proc.stdout
     after = digests(out)  # samples.parquet names the origins, the reports the data's digest
-    assert all(after[k] == before[k] for k in ("ranking.parquet", "completions.parquet", "audit.parquet"))
+    assert all(after[k] == before[k] for k in ("ranking.parquet", "completions.parquet"))
+    # the findings but those on what this run was answered (its answers span other chunks)
+    assert findings_on_the_data(out) == findings_before
     assert manifest(out)["load"]["samples_superseded"] == 0
 
 

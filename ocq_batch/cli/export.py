@@ -6,13 +6,13 @@ from typing import Annotated
 
 import typer
 
-from ocq_batch.cli.options import RunOptions, command, say, with_run_options
+from ocq_batch.cli.options import RunOptions, command, say, with_export_options
 from ocq_batch.report.terminal import err, out, print_ranking, print_verdict, progress_bar
 from ocq_batch.timeutil import local, zone
 
 
 @command
-@with_run_options
+@with_export_options
 def export(
     show_all: Annotated[
         bool,

@@ -269,8 +269,8 @@ class RunOptions:
     store: Path | None
     quiet: bool
     wait: str | None
-    fresh: bool
     http: HttpOptions
+    fresh: bool = False
 
     @property
     def overrides(self) -> dict[str, Any]:
@@ -311,19 +311,26 @@ _RUN_PARAMS = [
     _keyword("store", StoreOpt, None),
     _keyword("quiet", QuietOpt, False),
     _keyword("wait", WaitOpt, None),
-    _keyword("fresh", FreshOpt, False),
 ]
+_FRESH = _keyword("fresh", FreshOpt, False)  # export only: audit and verify write no existing store
 
 
-def with_run_options(body: Callable[..., None]) -> Callable[..., None]:
+def with_run_options(body: Callable[..., None], fresh: bool = False) -> Callable[..., None]:
     """Give a command the options of a run (config, window, source, overrides, folders) and
-    the HTTP options; it receives them together as ``run``, a :class:`RunOptions`."""
-    extra = _RUN_PARAMS + _http_params()
+    the HTTP options; it receives them together as ``run``, a :class:`RunOptions`. With
+    ``fresh``, also ``--fresh`` (export's: audit and verify never write an existing store)."""
+    params = [*_RUN_PARAMS, _FRESH] if fresh else _RUN_PARAMS
+    extra = params + _http_params()
 
     def build(values: dict[str, Any]) -> RunOptions:
-        return RunOptions(**{p.name: values[p.name] for p in _RUN_PARAMS}, http=_http(values))
+        return RunOptions(**{p.name: values[p.name] for p in params}, http=_http(values))
 
     return _grouped(body, "run", extra, build)
+
+
+def with_export_options(body: Callable[..., None]) -> Callable[..., None]:
+    """:func:`with_run_options` with ``--fresh``."""
+    return with_run_options(body, fresh=True)
 
 
 def is_url(text: str | None) -> bool:
