@@ -216,7 +216,7 @@ def httpx_raw(a: dict[str, Any]) -> dict[str, Any]:
 
     start, end = a["window"]
     tasks = requests(start, end)
-    with httpx.Client(headers={"Accept-Encoding": "identity"}) as client:
+    with httpx.Client(headers={"Accept-Encoding": "identity"}, timeout=600.0) as client:  # 5 s by default
 
         def one(task: tuple[str, dict[str, str]]) -> int:
             path, form = task

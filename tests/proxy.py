@@ -81,3 +81,14 @@ class StallingProxy:
         self.release.set()
         self.server.shutdown()
         self.server.server_close()
+
+
+def ask_upstream(upstream: str, request: bytes) -> httpx.Response:
+    """The real server's answer to an instant query's form body, for a ``fault`` hook that
+    alters it."""
+    with httpx.Client(trust_env=False, timeout=60) as client:
+        return client.post(
+            upstream.rstrip("/") + "/api/v1/query",
+            content=request,
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )

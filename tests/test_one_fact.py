@@ -15,11 +15,10 @@ import math
 from pathlib import Path
 
 import duckdb
-import httpx
 import pyarrow.parquet as pq
 from conftest import DEMO_FROM, DEMO_TO, T0, MiniEvent, full, merge, run_cli, server_args, steps
 from faultkit import SMALL_EVENT, assert_one_line, digests
-from proxy import StallingProxy
+from proxy import StallingProxy, ask_upstream
 
 WINDOW = ("--from", DEMO_FROM, "--to", DEMO_TO)
 # the participants' stored samples: an instant query of opencodequest_users[<range>] (form-encoded)
@@ -204,12 +203,7 @@ def test_a_refetch_that_answers_a_newer_value_supersedes_it_counted(prometheus, 
     def fault(_n: int, request: bytes) -> tuple[int, bytes] | None:
         if not (early["on"] and USERS_RAW in request):
             return None
-        with httpx.Client(trust_env=False, timeout=60) as client:
-            answer = client.post(
-                prometheus.url + "/api/v1/query",
-                content=request,
-                headers={"Content-Type": "application/x-www-form-urlencoded"},
-            )
+        answer = ask_upstream(prometheus.url, request)
         assert answer.status_code == 200 and b'"1"]' in answer.content
         return 200, answer.content.replace(b'"1"]', b'"2"]', 1)  # one sample, another value
 

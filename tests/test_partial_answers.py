@@ -15,11 +15,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
 import pyarrow.parquet as pq
 from conftest import DEMO_FROM, DEMO_TO, run_cli, server_args
 from faultkit import assert_one_line, digests
-from proxy import StallingProxy
+from proxy import StallingProxy, ask_upstream
 
 USERS_RAW = b"query=opencodequest_users%5B"  # the participants' stored samples (form-encoded)
 WARNING = "store eu-1 unreachable"
@@ -39,12 +38,7 @@ class Partial:
         self.users_requests += 1
         if not self.on:
             return None
-        with httpx.Client(trust_env=False, timeout=60) as client:
-            answer = client.post(
-                self.upstream + "/api/v1/query",
-                content=request,
-                headers={"Content-Type": "application/x-www-form-urlencoded"},
-            )
+        answer = ask_upstream(self.upstream, request)
         doc = answer.json()
         doc["warnings"] = [WARNING]
         return 200, json.dumps(doc).encode()
