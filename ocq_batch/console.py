@@ -18,6 +18,6 @@ def main() -> None:
     try:
         from ocq_batch.cli import run
     except (KeyboardInterrupt, Terminated) as exc:
-        print(signals.INTERRUPTED, file=sys.stderr)
+        signals.announce(lambda line: print(line, file=sys.stderr))
         sys.exit(signals.exit_code(exc) or 130)
     run()

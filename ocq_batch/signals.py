@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 
@@ -25,6 +25,7 @@ from ocq_batch.errors import Terminated
 # what the user reads, whenever the signal came: every command cleans up on its way out
 INTERRUPTED = "interrupted: nothing half-written was left; run the same command again to resume"
 _received: int | None = None
+_announced = False
 _deferring = 0
 _pending: list[int] = []
 
@@ -57,6 +58,15 @@ def install() -> None:
 def received() -> int | None:
     """The signal that arrived since :func:`install`, if any."""
     return _received
+
+
+def announce(write: Callable[[str], object]) -> None:
+    """Write the :data:`INTERRUPTED` line with ``write``, once per process: the guard of a
+    command and the console entry point may both see the same interruption."""
+    global _announced
+    if not _announced:
+        _announced = True
+        write(INTERRUPTED)
 
 
 def exit_code(exc: BaseException) -> int | None:

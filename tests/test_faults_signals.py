@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -193,3 +194,33 @@ def test_signals_spread_over_a_demo_export(tmp_path: Path, signum: signal.Signal
     assert {k: v for k, v in digests(out).items() if k != MANIFEST} == {
         k: v for k, v in expected.items() if k != MANIFEST
     }
+
+
+SIGINT_OUTSIDE_THE_GUARD = """
+import signal, sys, typer
+from ocq_batch import signals
+from ocq_batch.cli import main
+
+app = typer.Typer()
+
+@app.command()
+def late() -> None:  # a command whose body ended: the signal comes outside any guard
+    signal.raise_signal(signal.SIGINT)
+
+@app.command()
+def other() -> None:
+    pass
+
+main.app = app
+signals.install()
+main.run()
+"""
+
+
+def test_sigint_outside_the_guard_still_gives_the_line() -> None:
+    """typer turns a KeyboardInterrupt it sees (its context's teardown, after the guard)
+    into exit code 130 without a word: the entry point says the one line then too."""
+    proc = subprocess.run(
+        [sys.executable, "-c", SIGINT_OUTSIDE_THE_GUARD, "late"], capture_output=True, text=True, timeout=60
+    )
+    assert_one_line(proc.returncode, proc.stderr, 130, INTERRUPTED)

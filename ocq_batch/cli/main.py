@@ -82,8 +82,12 @@ def run() -> None:
         command = typer.main.get_command(app)
         code = command.main(standalone_mode=False)
         signals.hold()
+        if code == 130 and signals.received() is not None:
+            # typer turns a KeyboardInterrupt outside the command's guard (its context's
+            # teardown, the options' parsing) into exit code 130 without a word
+            signals.announce(err.print)
     except (Terminated, KeyboardInterrupt) as exc:  # while the command line was read, before the guard
-        err.print(signals.INTERRUPTED)
+        signals.announce(err.print)
         sys.exit(signals.exit_code(exc) or 130)
     except Exception as exc:
         if _is(exc, "NoArgsIsHelpError"):  # no command given: the help, as --help shows it
@@ -96,7 +100,7 @@ def run() -> None:
             err.print(f"error: {message} (see '{where} --help')", markup=False, highlight=False)
             sys.exit(2)
         if _is(exc, "Abort"):  # Ctrl-C or end of input while the command line was being read
-            err.print(signals.INTERRUPTED)
+            signals.announce(err.print)
             sys.exit(signals.exit_code(exc) or 130)
         raise
     sys.exit(code if isinstance(code, int) else 0)

@@ -177,7 +177,7 @@ def guard() -> Iterator[None]:
     except BaseException as exc:
         code = signals.exit_code(exc)
         if code is not None:
-            err.print(signals.INTERRUPTED)
+            signals.announce(err.print)
             raise typer.Exit(code) from None
         mapped = disk_error(exc) if isinstance(exc, Exception) else None
         if mapped is None:

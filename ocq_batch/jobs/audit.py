@@ -83,12 +83,13 @@ def audited(
         scratch = None if publishes(request) else Path(tempfile.mkdtemp(prefix="ocq-batch-audit-"))
         if scratch is not None:
             locks.callback(shutil.rmtree, scratch, ignore_errors=True)  # last, after the store closed
-            if say is not None:
-                say(f"note: {existing(request)} exists and is not changed: {AUDITED_ASIDE}")
+            aside = existing(request)
             request = replace(request, out=scratch / "out", store=None, xlsx=False, wait_s=0.0)
         locks.enter_context(locked(lock_targets(request.out, request.store), request.wait_s, say))
         exported = run_export(request, progress, say)
         con = open_store(exported.store, read_only=True)
+        if scratch is not None and say is not None:  # after the export: an error stays one line
+            say(f"note: {aside} exists and is not changed: {AUDITED_ASIDE}")
     except BaseException:
         locks.close()
         raise
