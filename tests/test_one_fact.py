@@ -164,7 +164,7 @@ def test_a_sample_with_another_value_stops_the_load_naming_both(tmp_path: Path) 
                    (SPAN[0] + 60, SPAN[1]))  # fmt: skip
     proc = run_cli("export", "-q", "--source", str(other), "--out", str(out), *WINDOW)
     line = assert_one_line(proc.returncode, proc.stderr, 1)
-    assert 'opencodequest_leaderboard_hero:prod{cluster="c1",user="alice"}' in line, line
+    assert 'opencodequest_leaderboard_hero:prod{cluster="c1", user="alice"}' in line, line
     assert "2024-10-04T13:45:00Z" in line, line
     assert f"is 0 from replay:{first}" in line and f"and 1 from replay:{other}" in line, line
     assert "another --out" in line

@@ -29,7 +29,14 @@ from ocq_batch.errors import ConflictError, SourceError
 from ocq_batch.load import changelog
 from ocq_batch.load.received import Received
 from ocq_batch.load.store import count_rows, transaction
-from ocq_batch.pull.parse import SERIES_SCHEMA, Namespace, Parsed, parse_response, parse_response_plain
+from ocq_batch.pull.parse import (
+    SERIES_SCHEMA,
+    Namespace,
+    Parsed,
+    parse_response,
+    parse_response_plain,
+    selector,
+)
 from ocq_batch.pull.source import Response
 from ocq_batch.resources import sql_text
 from ocq_batch.timeutil import iso
@@ -218,13 +225,12 @@ class Loader:
                 con.register("new_samples", samples)
                 before = count_rows(con, "series"), count_rows(con, "samples")
                 con.execute(sql_text("load/insert_series.sql"))
+                con.executemany(sql_text("load/insert_fetch.sql"), self._fetches)  # clashes name them
                 if log is not None:
                     # no queued sample can be stored already, nor queued twice (_claim checked it)
                     con.execute(sql_text("load/append_samples.sql"))
                     changelog.append(con, *log)
-                    con.executemany(sql_text("load/insert_fetch.sql"), self._fetches)
                 else:
-                    con.executemany(sql_text("load/insert_fetch.sql"), self._fetches)
                     superseded = self._settle_clashes()
                     con.execute(sql_text("load/insert_samples.sql"))
                     changelog.rebuild(con, "new_samples")
@@ -269,17 +275,11 @@ def _conflict_message(con: duckdb.DuckDBPyConnection, n: int) -> str:
     metric, labels, ts, old, old_origin, new, new_origin = row
     more = f" (and {n - 1} more sample(s))" if n > 1 else ""
     return (
-        f"conflicting sample: {selector(metric, labels)} at {iso(ts)} is {_value(old)} from {old_origin} "
-        f"and {_value(new)} from {new_origin}{more}; a sample has one value: find out which answer is "
-        "right, and load this source into another --out, or pass --fresh to set the old store aside"
+        f"conflicting sample: {selector(metric, json.loads(labels))} at {iso(ts)} is {_value(old)} "
+        f"from {old_origin} and {_value(new)} from {new_origin}{more}; a sample has one value: find out "
+        "which answer is right, and load this source into another --out, or pass --fresh to set the "
+        "old store aside"
     )
-
-
-def selector(metric: str, labels: str) -> str:
-    """A series as PromQL writes it: ``metric{label="value", ...}`` (``labels``: canonical JSON)."""
-    pairs = {k: v for k, v in json.loads(labels).items() if k != "__name__"}
-    inner = ",".join(f"{k}={json.dumps(str(v))}" for k, v in sorted(pairs.items()))
-    return f"{metric}{{{inner}}}"
 
 
 def _value(v: float | None) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -271,6 +271,19 @@ def _timestamp_us(value: Any) -> int:
     return round(seconds * 1_000_000)
 
 
+def selector(metric: str, labels: Mapping[str, Any]) -> str:
+    """A series as PromQL writes it, ``metric{label="value", ...}``: the labels sorted, without
+    ``__name__``, quotes and backslashes escaped, matchers separated by ", " (the form of the
+    findings' ``selector`` macro in ``sql/audit/10_findings.sql``)."""
+    inner = ", ".join(f'{k}="{_promql_str(str(v))}"' for k, v in sorted(labels.items()) if k != "__name__")
+    return f"{metric}{{{inner}}}"
+
+
+def _promql_str(value: str) -> str:
+    """``value`` inside a PromQL double-quoted string."""
+    return value.replace("\\", "\\\\").replace('"', '\\"')
+
+
 class _NotANumber(Exception):
     """A sample value that is no number (Prometheus writes ``"1"``, ``"0.5"``, ``"NaN"``)."""
 
@@ -299,13 +312,12 @@ def _not_a_number(resp: Response, item: dict[str, Any], sample: Any) -> str:
     found = item.get("metric")
     metric: dict[str, Any] = found if isinstance(found, dict) else {}
     name = str(metric.get("__name__", resp.spec.query))
-    labels = ", ".join(f'{k}="{v}"' for k, v in sorted(metric.items()) if k != "__name__")
     try:
         at = iso(from_epoch(float(sample[0])))
     except (TypeError, ValueError, IndexError, OverflowError):
         at = repr(sample[0])
     return (
-        f"{_where(resp)}: series {name}{{{labels}}} has the value {sample[1]!r} at {at}, which is not a "
-        "number; the source answered something no Prometheus sends: fix it, then fetch again "
+        f"{_where(resp)}: series {selector(name, metric)} has the value {sample[1]!r} at {at}, which is "
+        "not a number; the source answered something no Prometheus sends: fix it, then fetch again "
         "(with --refetch when the answer was recorded)"
     )
