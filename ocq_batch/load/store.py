@@ -57,13 +57,12 @@ def open_store(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection
     has_meta = con.execute(
         "select count(*) from information_schema.tables where table_name = 'meta'"
     ).fetchall()  # fetched to the end: DuckDB refuses new work on a connection with a pending result
-    if has_meta and has_meta[0][0]:
+    existed = bool(has_meta and has_meta[0][0])
+    if existed:
         _check_version(con, path)
-        con.execute(sql_text("load/schema.sql"))  # idempotent: adds what a store of this version lacks
-    else:
-        con.execute(sql_text("load/schema.sql"))
+    con.execute(sql_text("load/schema.sql"))  # idempotent: adds what a store of this version lacks
+    if not existed:
         con.execute("insert into meta values ('schema_version', ?)", [str(SCHEMA_VERSION)])
-    con.execute(sql_text("load/answers.sql"))  # the last run's answers: in stores of any age
     return con
 
 
