@@ -290,7 +290,9 @@ class Archives(Closing):
         next (previous) participant's interval meets this one, so the data cannot order
         the two. ``contested``: the place is contested at the prize cut-off (:meth:`cutoff`).
         """
-        self._need("robustness")
+        return self._ranking_with_uncertainty(self.verdicts())
+
+    def _ranking_with_uncertainty(self, verdicts: dict[str, CutOff]) -> pd.DataFrame:
         frame = self._out(
             """
             with w as (
@@ -312,7 +314,6 @@ class Archives(Closing):
             order by event, k
             """
         )
-        verdicts = self.verdicts()
         contested = [
             user in verdicts[event].contested_users
             for event, user in zip(
@@ -346,9 +347,10 @@ class Archives(Closing):
         sentence; and, around the cut-off, the last winner and the first participant out
         with their scores (``out_score_high``: the best the first one out could have).
         """
-        rk = self.ranking_with_uncertainty()
+        verdicts = self.verdicts()
+        rk = self._ranking_with_uncertainty(verdicts)
         rows = []
-        for event, cut in self.verdicts().items():
+        for event, cut in verdicts.items():
             frame = rk[rk.event == event] if self.multi else rk
             top = cut.top
             last = frame.iloc[min(top, len(frame)) - 1]
