@@ -131,3 +131,30 @@ def test_a_recording_with_partial_answers_replays_only_with_allow_partial(promet
     assert manifest(out)["warnings"] == [f"opencodequest_users: {WARNING}"]
     (finding,) = partial_findings(out)
     assert finding["value"] == 1 and WARNING in finding["message"]
+
+
+def unmark(out: Path) -> None:
+    """The recording as an older ocq-batch wrote it: partial answers without their mark."""
+    lines = [{k: v for k, v in e.items() if k != "warnings"} for e in index_lines(out)]
+    text = "".join(json.dumps(e, sort_keys=True) + "\n" for e in lines)
+    (out / "replay" / "index.jsonl").write_text(text)
+
+
+def test_an_unmarked_partial_recording_stops_in_one_line_from_the_server_and_offline(
+    prometheus, tmp_path
+) -> None:
+    """A partial answer recorded before answers were marked is caught when it is loaded, read
+    back by a server's run or replayed offline: the same line, saying what to do."""
+    out = tmp_path / "out"
+    with partial_server(prometheus) as (proxy, fault):
+        allow_partial_run(proxy, out)
+        unmark(out)
+        fault.on = False
+        before = digests(out)
+        from_server = run_cli("export", "-q", *server_args(proxy.url, out))
+        window = ("--from", DEMO_FROM, "--to", DEMO_TO)
+        offline = run_cli("export", "-q", "--source", str(out / "replay"), "--out", str(out), *window)
+    for proc in (from_server, offline):
+        line = assert_one_line(proc.returncode, proc.stderr, 1, "opencodequest_users", "is partial", WARNING)
+        assert "run with --allow-partial, or --refetch against the server" in line
+    assert digests(out) == before

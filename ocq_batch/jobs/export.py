@@ -209,7 +209,7 @@ def export(
                         repaired = live.recorder.repaired
                         if repaired and say is not None:
                             say(f"note: {repaired}")
-                    loader = loader_for(con, config, getattr(source, "allow_partial", True))
+                    loader = loader_for(con, config, source.allow_partial)
                     advance = progress.task("fetching" if live is not None else "loading replay", n_requests)
                     for resp in source.responses(specs, start, end):
                         loader.add(resp)

@@ -96,6 +96,7 @@ class HttpSource(Closing):
         self.client = client or PromClient(options, transport=transport, sleep=sleep)
         self.label = self.client.label
         self.identity = self.label  # what its recordings' header names (a replay counts as the server)
+        self.allow_partial = options.allow_partial  # a recorded partial answer: the loader decides
         self.recorder = recorder
         self.progress = progress
         self.warnings: list[str] = []
@@ -251,9 +252,4 @@ class HttpSource(Closing):
             raise ReplayError(
                 f"the recorded answer to {query!r} is unusable ({exc.problem}); record it again"
             ) from None
-        if warnings and not self.options.allow_partial:  # recorded partial, not marked so (older index)
-            raise ReplayError(
-                f"the recorded answer to {query!r} is partial ({warnings[0]}); run with --allow-partial, "
-                "or --refetch to fetch it anew"
-            )
         return [f"{query}: {w}" for w in warnings], scanned

@@ -59,6 +59,7 @@ class Source(Protocol):
 
     label: str
     identity: str
+    allow_partial: bool  # whether an answer with warnings (partial data) may be loaded
 
     def plan(self, specs: Sequence[QuerySpec], start: float, end: float) -> int:
         """Check the source can answer every query over the window; return the request count."""
